@@ -1,0 +1,84 @@
+"""`moodtape`: the command-line front end.
+
+Each command module registers its sub-parser and a handler `(args, settings) -> exit code` (sync or async).
+Errors a user can cause print one line on stderr and exit 2; anything unexpected is logged with its
+traceback (with -v) and exits 1.  `--json` output goes to stdout alone; progress bars go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from bot.commands import COMMAND_MODULES
+from core.config import load_settings
+from core.errors import UserError
+from db.store import StoreError
+
+log = logging.getLogger("moodtape")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moodtape",
+        description="Music recommendations for how you feel: mood chat, songs like a song, and the bots.",
+        epilog="Settings come from MOODTAPE_* environment variables and .env; `moodtape config` lists them.",
+    )
+    parser.add_argument("--db", metavar="PATH", help="database file (env MOODTAPE_DB)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "numba", "urllib3", "filelock", "matplotlib"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        settings = load_settings(db=args.db)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        print(f"moodtape: bad setting: {problems}", file=sys.stderr)
+        return 2
+    try:
+        result = args.handler(args, settings)
+        if inspect.isawaitable(result):
+            result = asyncio.run(result)
+        return int(result or 0)
+    except (UserError, StoreError, FileNotFoundError, ValueError) as exc:
+        if args.verbose:
+            log.exception("command failed")
+        print(f"moodtape: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last line of defence: one line, details with -v
+        log.debug("unexpected error", exc_info=True)
+        print(f"moodtape: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""CLI command modules; each has `register(subparsers)`."""
+
+from bot.commands import catalogue, chat, lab, query
+
+COMMAND_MODULES = [chat, query, catalogue, lab]

@@ -1,0 +1,84 @@
+"""`moodtape chat`: tell it how you feel, get songs (one-shot with TEXT, interactive without)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bot.commands.common import engine_for, print_json
+from bot.render import chat_text
+from core.config import Settings
+from core.engine import Engine
+from core.errors import UserError
+from core.moods import STRATEGIES, STRATEGY_HELP
+
+INTRO = (
+    "Tell me how you feel and I'll pick songs. Commands: /strategy match|lift|calm|energize, /k N, /quit.\n"
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "chat", help="songs for how you feel (the mood chat)",
+        description="Reads the mood of TEXT with the emotion model and answers with songs. Strategies: "
+                    + "; ".join(f"{name}: {text}" for name, text in STRATEGY_HELP.items()) + ".",
+    )
+    parser.add_argument("text", nargs="*", help="how you feel (omit for an interactive chat)")
+    parser.add_argument("-k", "--k", type=int, default=None, help="how many songs (default 5)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="match")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.k is not None and not 1 <= args.k <= 50:
+        raise ValueError("--k must be between 1 and 50")
+    async with engine_for(settings) as engine:
+        if args.text:
+            result = await engine.chat(" ".join(args.text), args.k, args.strategy)
+            if args.json:
+                print_json(result.to_json())
+            else:
+                print(chat_text(result))
+            return 0
+        return await interactive(engine, args.k, args.strategy, args.json)
+
+
+async def interactive(engine: Engine, k: int | None, strategy: str, as_json: bool) -> int:
+    if sys.stdin.isatty():
+        print(INTRO)
+    while True:
+        try:
+            line = input("you> " if sys.stdin.isatty() else "")
+        except EOFError:
+            return 0
+        text = line.strip()
+        if not text:
+            continue
+        if text in ("/quit", "/exit", "/q"):
+            return 0
+        if text.startswith("/strategy"):
+            choice = text.partition(" ")[2].strip()
+            if choice in STRATEGIES:
+                strategy = choice
+                print(f"strategy: {strategy} ({STRATEGY_HELP[strategy]})")
+            else:
+                print(f"strategies: {', '.join(STRATEGIES)}")
+            continue
+        if text.startswith("/k"):
+            value = text.partition(" ")[2].strip()
+            if value.isdigit() and 1 <= int(value) <= 50:
+                k = int(value)
+                print(f"{k} songs per answer")
+            else:
+                print("usage: /k N (1-50)")
+            continue
+        try:
+            result = await engine.chat(text, k, strategy)
+        except UserError as exc:
+            print(f"sorry: {exc}")
+            continue
+        if as_json:
+            print_json(result.to_json())
+        else:
+            print(chat_text(result) + "\n")

@@ -1,0 +1,33 @@
+"""`moodtape similar`: songs like a track, a file (or, with links support, a URL)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bot.commands.common import engine_for, print_json
+from bot.render import similar_text
+from core.config import Settings
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "similar", help="songs that sound like a song",
+        description="QUERY is a track id (42 or #42), \"artist - title\", words of a title, or a path to an "
+                    "audio file that need not be in the catalogue (it is embedded on the fly).",
+    )
+    parser.add_argument("query", nargs="+", help="track id, \"artist - title\", title words, or an audio file")
+    parser.add_argument("-k", "--k", type=int, default=None, help="how many songs (default 5)")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.k is not None and not 1 <= args.k <= 100:
+        raise ValueError("--k must be between 1 and 100")
+    async with engine_for(settings) as engine:
+        result = await engine.similar(" ".join(args.query), args.k)
+    if args.json:
+        print_json(result.to_json())
+    else:
+        print(similar_text(result))
+    return 0

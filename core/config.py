@@ -1,0 +1,111 @@
+"""Settings for every part of Moodtape, read once from the environment and `.env`.
+
+One class keeps the whole configuration surface discoverable (`moodtape config` prints it) and lets every
+front end share the same engine settings.  Secrets are `SecretStr` so they never end up in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_cache_dir, user_data_dir
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+APP_NAME = "moodtape"
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All knobs, env prefix `MOODTAPE_` (e.g. `MOODTAPE_DB=/srv/moodtape.db`)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MOODTAPE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    # --- storage -------------------------------------------------------------------------------------------
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where the database and backups live.")
+    db: Path | None = Field(default=None, description="SQLite database file (default: DATA_DIR/moodtape.db).")
+    demo: Literal["auto", "always", "never"] = Field(
+        default="auto",
+        description="Use the bundled demo catalogue: 'auto' while the database has no ready tracks of its own.",
+    )
+
+    # --- audio ---------------------------------------------------------------------------------------------
+    max_duration_s: float = Field(default=1200.0, gt=0, description="Longer audio is refused (seconds).")
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0, description="Bigger files are refused.")
+    analysis_s: float = Field(
+        default=120.0, gt=0, description="Seconds of audio (from the middle of the track) that embeddings see."
+    )
+    ffmpeg: str | None = Field(default=None, description="ffmpeg binary (default: system ffmpeg or imageio-ffmpeg).")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="Where models run.")
+
+    # --- models --------------------------------------------------------------------------------------------
+    emotion_model: str | None = Field(
+        default=None,
+        description="Hugging Face id or local path of an emotion classifier (default: the bundled model).",
+    )
+    korean_emotion_model: str | None = Field(
+        default=None, description="Classifier for Hangul text (default: the bundled Korean model)."
+    )
+
+    # --- recommendation ------------------------------------------------------------------------------------
+    default_k: int = Field(default=5, ge=1, le=100)
+    weight_audio: float = Field(default=0.6, ge=0, description="Weight of audio similarity in `similar`.")
+    weight_cf: float = Field(default=0.4, ge=0, description="Weight of collaborative similarity in `similar`.")
+
+    # --- network -------------------------------------------------------------------------------------------
+    allow_private_networks: bool = Field(
+        default=False, description="Allow links that resolve to private/loopback addresses (tests, LAN setups)."
+    )
+    download_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    download_timeout_s: float = Field(default=60.0, gt=0)
+
+    # --- bots ----------------------------------------------------------------------------------------------
+    telegram_token: SecretStr | None = None
+    telegram_admins: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    telegram_api_url: str | None = Field(default=None, description="Bot API root of a local Bot API server.")
+    discord_token: SecretStr | None = None
+    discord_admin_role: str | None = None
+    user_cooldown_s: float = Field(default=2.0, ge=0, description="Minimum seconds between one user's requests.")
+
+    # --- jobs ----------------------------------------------------------------------------------------------
+    embed_interval_s: float = Field(default=60.0, gt=0)
+    backup_interval_h: float = Field(default=24.0, gt=0)
+    backup_keep: int = Field(default=7, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+
+    @field_validator("telegram_admins", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(" ", "").split(",") if part]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @property
+    def db_path(self) -> Path:
+        return self.db if self.db is not None else self.data_dir / "moodtape.db"
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(user_cache_dir(APP_NAME, appauthor=False))
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.db_path.parent / "backups"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from env/.env with explicit overrides (CLI flags) taking precedence."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**clean)

@@ -1,0 +1,21 @@
+"""Pick the torch device from the `device` setting (auto | cpu | cuda)."""
+
+from __future__ import annotations
+
+import torch
+
+
+class DeviceError(RuntimeError):
+    pass
+
+
+def resolve_device(setting: str = "auto") -> str:
+    if setting == "cpu":
+        return "cpu"
+    if setting == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError("MOODTAPE_DEVICE=cuda but no CUDA device is available to torch")
+        return "cuda"
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    raise DeviceError(f"unknown device {setting!r}; use auto, cpu or cuda")

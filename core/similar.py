@@ -1,0 +1,106 @@
+""""Songs like this": find the query's track, look up its neighbours, say why each one is there."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from core.audio import descriptor
+from core.errors import QueryError
+from core.results import RecommendedTrack
+from core.text import split_artist_title
+from db.models import Neighbor, Track
+from db.store import Store
+
+#: How each handcrafted feature group is named in a reason line.
+GROUP_WORDS = {
+    "timbre": "timbre", "timbre_dynamics": "texture", "harmony": "harmony", "spectral_contrast": "tone",
+    "spectral_shape": "brightness", "loudness": "dynamics", "rhythm": "rhythm",
+}
+_ID = re.compile(r"^#?(\d+)$")
+
+
+async def find_track(store: Store, query: str) -> Track:
+    """A track id ("42", "#42"), "artist - title", or words of a title/album; the best match wins."""
+    text = query.strip()
+    if not text:
+        raise QueryError("tell me a song: a track id, \"artist - title\", a title, a file or a link")
+    match = _ID.match(text)
+    if match:
+        track = await store.get_track(int(match.group(1)))
+        if track is None:
+            raise QueryError(f"there is no track #{match.group(1)} in the catalogue")
+        return track
+    found = await store.search_tracks(text, limit=5)
+    if not found:
+        artist, title = split_artist_title(text)
+        if artist:
+            found = await store.search_tracks(title, limit=20)
+            found = [t for t in found if t.artist and artist.lower() in t.artist.lower()] or found[:0]
+    if not found:
+        raise QueryError(f"no track in the catalogue matches \"{text[:80]}\"")
+    return found[0]
+
+
+def group_closeness(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Cosine similarity of two handcrafted vectors within each feature group."""
+    out = {}
+    start = 0
+    for name, size, _ in descriptor.GROUPS:
+        x, y = a[start:start + size], b[start:start + size]
+        denom = float(np.linalg.norm(x) * np.linalg.norm(y))
+        out[name] = float(x @ y) / denom if denom > 0 else 0.0
+        start += size
+    return out
+
+
+def audio_reason(
+    query_vector: np.ndarray | None, vector: np.ndarray | None, version: str, score: float,
+    query_track: Track | None, track: Track,
+) -> str:
+    parts = []
+    if query_track is not None:
+        if query_track.album and track.album and query_track.album.casefold() == track.album.casefold():
+            parts.append("same album")
+        elif query_track.artist and track.artist and query_track.artist.casefold() == track.artist.casefold():
+            parts.append("same artist")
+    if version.startswith(descriptor.NAME) and query_vector is not None and vector is not None:
+        closeness = group_closeness(query_vector, vector)
+        best = sorted(closeness, key=closeness.get, reverse=True)[:2]
+        parts.append(f"sounds alike: similar {GROUP_WORDS[best[0]]} and {GROUP_WORDS[best[1]]}")
+    else:
+        parts.append("sounds alike")
+    return "; ".join(parts) + f" (similarity {score:.2f})"
+
+
+async def audio_neighbours(
+    store: Store,
+    vector: np.ndarray,
+    version: str,
+    k: int,
+    *,
+    exclude: set[int] | None = None,
+    query_track: Track | None = None,
+) -> list[RecommendedTrack]:
+    hits: list[Neighbor] = await store.knn("audio", vector, k, model_version=version, exclude=exclude or set())
+    if not hits:
+        return []
+    tracks = await store.get_tracks(h.track_id for h in hits)
+    vectors = await store.get_vectors("audio", [h.track_id for h in hits])
+    moods = await store.get_vectors("mood", [h.track_id for h in hits])
+    out = []
+    for hit in hits:
+        track = tracks.get(hit.track_id)
+        if track is None:
+            continue
+        score = 1.0 - hit.distance
+        stored = vectors.get(hit.track_id)
+        reason = audio_reason(
+            vector, np.asarray(stored.vector) if stored else None, version, score, query_track, track
+        )
+        mood = moods.get(hit.track_id)
+        out.append(RecommendedTrack.from_track(
+            track, score, reason, (mood.vector[0], mood.vector[1]) if mood else None
+        ))
+    return out

@@ -1,0 +1,37 @@
+"""Text normalisation shared by imports, matching and queries."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_BRACKETS = re.compile(r"\s*[\(\[][^\)\]]*(?:remaster|live|version|edit|mix|feat\.?|ft\.|mono|stereo)[^\)\]]*[\)\]]",
+                       re.IGNORECASE)
+_FEAT = re.compile(r"\s+(?:feat\.?|ft\.|featuring)\s+.*$", re.IGNORECASE)
+_NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+_SEPARATOR = re.compile(r"\s+[-\u2013\u2014]\s+")
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _NON_WORD.sub(" ", stripped.casefold()).strip()
+
+
+def match_key(artist: str | None, title: str) -> str:
+    """A key under which the same recording from different sources collides.
+
+    Case, accents, punctuation, "(Remastered 2011)"-style suffixes and featured artists are ignored, so
+    "Beyoncé - Halo (Live)" from a playlist matches the file tagged "BEYONCE / Halo".
+    """
+    clean_title = _FEAT.sub("", _BRACKETS.sub("", title))
+    first_artist = re.split(r"\s*(?:,|&| and | x |;)\s*", artist or "", maxsplit=1)[0]
+    return f"{_fold(first_artist)}|{_fold(clean_title)}"
+
+
+def split_artist_title(text: str) -> tuple[str | None, str]:
+    """"Artist - Title" -> ("Artist", "Title"); text without a spaced dash -> (None, text)."""
+    parts = _SEPARATOR.split(text.strip(), maxsplit=1)
+    if len(parts) == 2 and parts[0] and parts[1]:
+        return parts[0].strip(), parts[1].strip()
+    return None, text.strip()

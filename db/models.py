@@ -1,0 +1,98 @@
+"""Plain records that cross the storage boundary (no behaviour, no imports from core)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+TrackStatus = Literal["pending", "ready", "failed", "metadata_only"]
+SourceKind = Literal["file", "url", "catalogue"]
+VectorKind = Literal["audio", "cf", "mood"]
+
+#: Dimensions fixed by the schema (see migrations); a model that changes one needs a migration.
+VECTOR_DIMS: dict[str, int] = {"audio": 128, "cf": 64, "mood": 2}
+
+TRACK_COLUMNS = (
+    "id, title, artist, album, duration_s, source_kind, source, external_id, content_hash, match_key, "
+    "licence, added_by, added_at, updated_at, status, error, attempts, next_attempt_at"
+)
+
+
+@dataclass(frozen=True)
+class NewTrack:
+    title: str
+    source_kind: SourceKind
+    artist: str | None = None
+    album: str | None = None
+    duration_s: float | None = None
+    source: str | None = None
+    external_id: str | None = None
+    content_hash: str | None = None
+    match_key: str | None = None
+    licence: str | None = None
+    added_by: str | None = None
+    status: TrackStatus = "pending"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Track:
+    id: int
+    title: str
+    artist: str | None
+    album: str | None
+    duration_s: float | None
+    source_kind: str
+    source: str | None
+    external_id: str | None
+    content_hash: str | None
+    match_key: str | None
+    licence: str | None
+    added_by: str | None
+    added_at: str
+    updated_at: str
+    status: str
+    error: str | None
+    attempts: int
+    next_attempt_at: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Track":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+    @property
+    def label(self) -> str:
+        return f"{self.artist} - {self.title}" if self.artist else self.title
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    track_id: int
+    distance: float
+
+
+@dataclass(frozen=True)
+class StoredVector:
+    track_id: int
+    vector: list[float]
+    model_version: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    payload: str
+    status: str
+    attempts: int
+    last_error: str | None
+    run_after: str
+    locked_by: str | None
+    locked_at: str | None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> "Job":
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})

@@ -1,0 +1,63 @@
+"""Shared fixtures: isolated settings and databases, the committed audio fixtures, an engine."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Tests never read the developer's environment or .env.
+for _name in [n for n in os.environ if n.startswith("MOODTAPE_")]:
+    del os.environ[_name]
+
+from core.config import Settings  # noqa: E402
+from core.engine import Engine  # noqa: E402
+from db.store import Store  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AUDIO = FIXTURES / "audio"
+GOOD_AUDIO = ["pad_a.wav", "pad_a.flac", "pad_a.mp3", "pad_a.ogg", "pad_a.opus", "pad_a.m4a", "pad_b.mp3",
+              "beat_a.ogg", "beat_b.mp3"]
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"data_dir": tmp_path / "data", "db": tmp_path / "data" / "moodtape.db"}
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def audio_dir(tmp_path: Path) -> Path:
+    """A writable copy of the audio fixtures (good and broken files)."""
+    target = tmp_path / "music"
+    shutil.copytree(AUDIO, target)
+    return target
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "store.db")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def engine(settings: Settings) -> AsyncIterator[Engine]:
+    opened = await Engine.open(settings)
+    try:
+        yield opened
+    finally:
+        await opened.close()

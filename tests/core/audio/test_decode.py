@@ -1,0 +1,63 @@
+"""Real decoding of the committed fixtures through ffmpeg, and clear reasons for bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.audio.decode import SAMPLE_RATE, AudioError, decode
+from tests.conftest import AUDIO
+
+
+@pytest.mark.parametrize("name", ["pad_a.wav", "pad_a.flac", "pad_a.mp3", "pad_a.ogg", "pad_a.opus", "pad_a.m4a"])
+def test_every_common_format_decodes_to_mono_at_the_fixed_rate(name: str) -> None:
+    decoded = decode(AUDIO / name)
+    assert decoded.sample_rate == SAMPLE_RATE
+    assert decoded.samples.dtype == np.float32 and decoded.samples.ndim == 1
+    assert decoded.duration_s == pytest.approx(6.0, abs=0.15)
+    assert abs(decoded.samples.size / SAMPLE_RATE - 6.0) < 0.15
+    assert 0.05 < np.abs(decoded.samples).max() <= 1.0
+
+
+def test_formats_agree_on_the_signal() -> None:
+    wav = decode(AUDIO / "pad_a.wav").samples
+    flac = decode(AUDIO / "pad_a.flac").samples
+    assert np.allclose(wav[: flac.size], flac[: wav.size], atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("empty.mp3", "empty file"), ("corrupt.mp3", "not an audio file"), ("notes.txt", "not an audio file"),
+     ("truncated.flac", "truncated or corrupt"), ("missing.ogg", "file not found")],
+)
+def test_bad_files_give_a_reason(name: str, reason: str) -> None:
+    with pytest.raises(AudioError) as caught:
+        decode(AUDIO / name)
+    assert reason in caught.value.reason
+    assert name in str(caught.value)
+
+
+def test_too_long_is_refused_not_truncated() -> None:
+    with pytest.raises(AudioError, match="too long"):
+        decode(AUDIO / "pad_a.mp3", max_duration_s=3.0)
+
+
+def test_too_big_is_refused_before_decoding() -> None:
+    with pytest.raises(AudioError, match="too big"):
+        decode(AUDIO / "pad_a.wav", max_file_bytes=1000)
+
+
+def test_window_decodes_the_middle() -> None:
+    whole = decode(AUDIO / "pad_a.wav").samples
+    part = decode(AUDIO / "pad_a.wav", window_s=2.0)
+    assert part.offset_s == pytest.approx(2.0, abs=0.01)
+    assert part.samples.size == pytest.approx(2 * SAMPLE_RATE, abs=64)
+    start = int(2.0 * SAMPLE_RATE)
+    assert np.allclose(part.samples[:1000], whole[start:start + 1000], atol=1e-3)
+
+
+def test_directory_is_not_audio(tmp_path: Path) -> None:
+    with pytest.raises(AudioError, match="not a regular file"):
+        decode(tmp_path)

@@ -1,0 +1,153 @@
+"""The store against the real sqlite-vec: schema, dedupe, KNN, atomic changes, jobs, backups."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from db.connect import pick_driver
+from db.models import NewTrack
+from db.store import Store, StoreError
+
+
+def unit(v: list[float], dim: int = 128) -> np.ndarray:
+    x = np.zeros(dim, dtype=np.float32)
+    x[: len(v)] = v
+    return x / np.linalg.norm(x)
+
+
+async def test_open_applies_migrations_and_wal(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "m.db"
+    store = await Store.open(path)
+    try:
+        assert path.exists()
+        assert await store.schema_version() >= 1
+        mode = await store._fetchone("PRAGMA journal_mode")
+        assert mode[0].lower() == "wal"
+        version = await store._fetchone("SELECT vec_version()")
+        assert version[0].startswith("v")
+    finally:
+        await store.close()
+    again = await Store.open(path)  # re-opening applies nothing new and keeps data
+    await again.close()
+
+
+async def test_open_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="directory"):
+        await Store.open(tmp_path)
+
+
+def test_driver_can_load_extensions() -> None:
+    driver = pick_driver()
+    assert hasattr(driver.module.Connection, "enable_load_extension")
+
+
+async def test_add_track_dedupes_by_hash_and_external_id(store: Store) -> None:
+    first, created = await store.add_track(NewTrack(title="A", source_kind="file", content_hash="h1"))
+    again, created_again = await store.add_track(NewTrack(title="A copy", source_kind="file", content_hash="h1"))
+    assert created and not created_again and first == again
+    ext, _ = await store.add_track(NewTrack(title="B", source_kind="url", external_id="deezer:1"))
+    ext2, created2 = await store.add_track(NewTrack(title="B", source_kind="url", external_id="deezer:1"))
+    assert ext == ext2 and not created2
+    assert await store.count_tracks() == 2
+
+
+async def test_knn_orders_by_cosine_and_filters_version(store: Store) -> None:
+    ids = []
+    for i, vec in enumerate([[1, 0], [1, 0.1], [0, 1], [-1, 0]]):
+        tid, _ = await store.add_track(NewTrack(title=f"t{i}", source_kind="file", content_hash=f"h{i}"))
+        await store.mark_ready(tid, {"audio": (unit(vec), "v1" if i < 3 else "v2")})
+        ids.append(tid)
+    hits = await store.knn("audio", unit([1, 0]), 3, model_version="v1")
+    assert [h.track_id for h in hits] == [ids[0], ids[1], ids[2]]
+    assert hits[0].distance == pytest.approx(0.0, abs=1e-6)
+    assert hits[2].distance == pytest.approx(1.0, abs=1e-6)
+    excluded = await store.knn("audio", unit([1, 0]), 2, model_version="v1", exclude={ids[0]})
+    assert [h.track_id for h in excluded] == [ids[1], ids[2]]
+    assert await store.vector_versions("audio") == {"v1": 3, "v2": 1}
+
+
+async def test_wrong_dimension_is_refused(store: Store) -> None:
+    tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
+    with pytest.raises(ValueError, match="128 dimensions"):
+        await store.mark_ready(tid, {"audio": (np.ones(5), "v1")})
+    track = await store.get_track(tid)
+    assert track is not None and track.status == "pending"
+
+
+async def test_mark_ready_is_all_or_nothing(store: Store) -> None:
+    tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
+    with pytest.raises(ValueError):
+        await store.mark_ready(tid, {"audio": (unit([1]), "v1"), "mood": ([float("nan"), 0.0], "m1")})
+    assert await store.get_vector("audio", tid) is None  # the audio row was rolled back too
+    assert (await store.get_track(tid)).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_failing_a_track_drops_its_vectors(store: Store) -> None:
+    tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
+    await store.mark_ready(tid, {"audio": (unit([1]), "v1"), "mood": ([0.5, -0.2], "m1")},
+                           details={"mood": {"gems": {"calmness": 0.7}}})
+    mood = await store.get_vector("mood", tid)
+    assert mood is not None and mood.details["gems"]["calmness"] == 0.7
+    await store.set_status(tid, "failed", "file vanished", count_attempt=True)
+    track = await store.get_track(tid)
+    assert track is not None and track.status == "failed" and track.error == "file vanished" and track.attempts == 1
+    assert await store.get_vector("audio", tid) is None and await store.get_vector("mood", tid) is None
+
+
+async def test_search_prefers_exact_titles(store: Store) -> None:
+    await store.add_track(NewTrack(title="Blue Monday Remix", artist="X", source_kind="file", content_hash="1"))
+    exact, _ = await store.add_track(NewTrack(title="Blue Monday", artist="New Order", source_kind="file",
+                                              content_hash="2"))
+    found = await store.search_tracks("new order - blue monday")
+    assert found[0].id == exact
+    assert [t.id for t in await store.search_tracks("blue monday")][0] == exact
+    assert await store.search_tracks("100%_") == []  # LIKE wildcards are escaped
+
+
+async def test_jobs_are_claimed_once(store: Store) -> None:
+    job_id = await store.enqueue_job("embed", {"batch": 1})
+    assert await store.enqueue_job("embed", {"batch": 1}) is None  # same job already queued
+    claims = await asyncio.gather(*(store.claim_job(["embed"], f"w{i}") for i in range(4)))
+    taken = [c for c in claims if c is not None]
+    assert len(taken) == 1 and taken[0].id == job_id and taken[0].status == "running"
+    await store.finish_job(job_id, error="boom", retry_after_s=0)
+    again = await store.claim_job(["embed"], "w9")
+    assert again is not None and again.attempts == 2 and again.last_error == "boom"
+    await store.finish_job(job_id)
+    assert (await store.jobs(status="done"))[0].id == job_id
+
+
+async def test_feedback_upserts(store: Store) -> None:
+    tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
+    await store.add_feedback(tid, "tg:1", 1, {"mood": "sad"})
+    await store.add_feedback(tid, "tg:1", -1, {"mood": "sad"})
+    await store.add_feedback(tid, "tg:2", 1, {"mood": "sad"})
+    assert sorted(await store.feedback()) == [(tid, "tg:1", -1), (tid, "tg:2", 1)]
+    with pytest.raises(ValueError):
+        await store.add_feedback(tid, "tg:1", 5)
+
+
+async def test_backup_is_a_usable_copy(store: Store, tmp_path: Path) -> None:
+    tid, _ = await store.add_track(NewTrack(title="kept", source_kind="file", content_hash="x"))
+    await store.mark_ready(tid, {"audio": (unit([1]), "v1")})
+    target = tmp_path / "backups" / "copy.db"
+    await store.backup_to(target)
+    copy = await Store.open(target)
+    try:
+        assert (await copy.get_track(tid)).title == "kept"  # type: ignore[union-attr]
+        assert len(await copy.knn("audio", unit([1]), 1)) == 1
+    finally:
+        await copy.close()
+
+
+async def test_playlists_bulk_and_reimport(store: Store) -> None:
+    a, _ = await store.add_track(NewTrack(title="a", source_kind="catalogue", external_id="e:a"))
+    b, _ = await store.add_track(NewTrack(title="b", source_kind="catalogue", external_id="e:b"))
+    added, skipped = await store.add_playlists_bulk([("mix", "mpd", "1", None, [b, a, b])])
+    assert (added, skipped) == (1, 0)
+    assert await store.add_playlists_bulk([("mix", "mpd", "1", None, [a])]) == (0, 1)
+    assert await store.playlist_pairs() == [(1, b), (1, a), (1, b)]

@@ -1,0 +1,134 @@
+"""Benchmarks behind `moodtape bench knn` and `moodtape bench embed`.
+
+Figures are medians and ratios measured side by side in one run (the machines are noisy); nothing here
+asserts a speed, the numbers go to the README with the command that produced them.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sqlite_vec
+import torch
+from tqdm import tqdm
+
+from core.config import Settings
+from db.connect import connector, pick_driver
+
+
+def _percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return {"median_ms": round(statistics.median(ordered), 4), "p99_ms": round(p99, 4),
+            "mean_ms": round(statistics.fmean(ordered), 4)}
+
+
+def machine() -> dict[str, Any]:
+    return {"python": platform.python_version(), "torch": torch.__version__, "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "platform": platform.platform(terse=True)}
+
+
+def bench_knn(n: int = 100_000, dim: int = 128, k: int = 10, queries: int = 100, seed: int = 0,
+              clusters: int = 200) -> dict[str, Any]:
+    """sqlite-vec KNN vs a NumPy brute-force scan over the same unit vectors (cosine), plus recall@k."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    data = centres[rng.integers(0, clusters, n)] + 0.5 * rng.standard_normal((n, dim)).astype(np.float32)
+    data /= np.linalg.norm(data, axis=1, keepdims=True)
+    probe = data[rng.integers(0, n, queries)] + 0.1 * rng.standard_normal((queries, dim)).astype(np.float32)
+    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+
+    with tempfile.TemporaryDirectory(prefix="moodtape-bench-") as folder:
+        conn = connector(Path(folder) / "knn.db", pick_driver(), isolation_level=None)()
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"CREATE VIRTUAL TABLE v USING vec0(id INTEGER PRIMARY KEY, e float[{dim}] distance_metric=cosine)")
+        started = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO v (id, e) VALUES (?, ?)", ((i, data[i].tobytes()) for i in range(n)))
+        conn.execute("COMMIT")
+        insert_s = time.perf_counter() - started
+
+        vec_ms, np_ms, recalls = [], [], []
+        sql = "SELECT id FROM v WHERE e MATCH ? AND k = ? ORDER BY distance"
+        conn.execute(sql, (probe[0].tobytes(), k)).fetchall()  # warm the page cache
+        for q in tqdm(probe, desc="knn queries", unit="query", leave=False):
+            t0 = time.perf_counter()
+            got = [row[0] for row in conn.execute(sql, (q.tobytes(), k)).fetchall()]
+            t1 = time.perf_counter()
+            sims = data @ q
+            top = np.argpartition(-sims, k)[:k]
+            exact = top[np.argsort(-sims[top])]
+            t2 = time.perf_counter()
+            vec_ms.append((t1 - t0) * 1000)
+            np_ms.append((t2 - t1) * 1000)
+            recalls.append(len(set(got) & set(exact.tolist())) / k)
+        conn.close()
+
+    sqlite = _percentiles(vec_ms)
+    numpy_scan = _percentiles(np_ms)
+    return {
+        "n": n, "dim": dim, "k": k, "queries": queries,
+        "sqlite_vec": {**sqlite, "version": sqlite_vec.__version__ if hasattr(sqlite_vec, "__version__") else None,
+                       "insert_s": round(insert_s, 3)},
+        "numpy_bruteforce": numpy_scan,
+        "median_ratio_sqlite_vec_over_numpy": round(sqlite["median_ms"] / max(numpy_scan["median_ms"], 1e-9), 3),
+        "recall_at_k": round(float(np.mean(recalls)), 5),
+        "machine": machine(),
+    }
+
+
+def bench_embed(folder: Path, *, device: str = "cpu", limit: int | None = None, workers: int = 1,
+                settings: Settings | None = None) -> dict[str, Any]:
+    """Decode + embed (content and mood vectors) every audio file in `folder`; tracks per second."""
+    from core.audio.decode import AudioError
+    from core.embedding import TrackEmbedder
+    from training.descriptor_stats import audio_files
+
+    files = audio_files(folder)
+    if limit:
+        files = files[:limit]
+    if not files:
+        raise ValueError(f"no audio files under {folder}")
+    embedder = TrackEmbedder(settings or Settings(), device=device)
+    embedder.embed_file(files[0])  # warm-up: filter banks, first-call overheads
+
+    per_track: list[float] = []
+    audio_s = 0.0
+    failed = 0
+
+    def one(path: Path) -> tuple[float, float] | None:
+        t0 = time.perf_counter()
+        try:
+            vectors = embedder.embed_file(path)
+        except AudioError:
+            return None
+        return time.perf_counter() - t0, min(vectors.duration_s, embedder.settings.analysis_s)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for result in tqdm(pool.map(one, files), total=len(files), desc="embedding", unit="track", leave=False):
+            if result is None:
+                failed += 1
+                continue
+            per_track.append(result[0] * 1000)
+            audio_s += result[1]
+    wall = time.perf_counter() - started
+    done = len(per_track)
+    return {
+        "device": device, "workers": workers, "tracks": done, "failed": failed,
+        "tracks_per_s": round(done / wall, 3) if wall > 0 else None,
+        "audio_seconds_analysed": round(audio_s, 1),
+        "realtime_factor": round(audio_s / wall, 1) if wall > 0 else None,
+        "per_track": _percentiles(per_track) if per_track else None,
+        "audio_version": embedder.audio.version, "mood_version": embedder.mood.version,
+        "analysis_s": embedder.settings.analysis_s,
+        "machine": machine(),
+    }

@@ -1,0 +1,113 @@
+"""Audio commands: descriptor statistics, song mood, demo catalogue, audio evaluation, KNN/embed benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.config import Settings
+
+
+def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParsersAction,
+                 bench: argparse._SubParsersAction) -> None:
+    stats = train.add_parser("descriptor-stats", help="standardisation statistics of the handcrafted descriptor")
+    stats.add_argument("folder", type=Path, help="folder of freely licensed audio (searched recursively)")
+    stats.add_argument("--out", type=Path, default=Path("core/data/descriptor_stats.json"))
+    stats.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+    stats.set_defaults(handler=_descriptor_stats)
+
+    mood = train.add_parser("song-mood", help="fit and cross-validate the audio mood model on Emotify")
+    mood.add_argument("--data", type=Path, required=True, help="the Emotify folder (tracks.csv, clips/)")
+    mood.add_argument("--out", type=Path, default=None, help="write the model JSON here (e.g. core/data/song_mood.json)")
+    mood.add_argument("--folds", type=int, default=5)
+    mood.add_argument("--seed", type=int, default=0)
+    mood.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+    mood.add_argument("--json", action="store_true")
+    mood.set_defaults(handler=_song_mood)
+
+    demo = train.add_parser("demo", help="rebuild the bundled demo catalogue from Debian music")
+    demo.add_argument("music", type=Path, help="OUTDIR of ../shared/scripts/fetch-debian-music.sh")
+    demo.add_argument("--out", type=Path, default=Path("core/data/demo_catalogue.json"))
+    demo.add_argument("--limit", type=int, default=None)
+    demo.set_defaults(handler=_demo)
+
+    audio = evaluate.add_parser(
+        "audio", help="precision@k of same-label neighbours for every audio encoder",
+        description="DATA is a folder, LABELS a CSV whose file column is relative to it.",
+    )
+    audio.add_argument("--data", type=Path, required=True)
+    audio.add_argument("--labels", type=Path, required=True)
+    audio.add_argument("--file-column", default="file")
+    audio.add_argument("--label-column", default="label")
+    audio.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+    audio.add_argument("--json", action="store_true")
+    audio.set_defaults(handler=_eval_audio)
+
+    knn = bench.add_parser("knn", help="sqlite-vec KNN latency vs NumPy brute force, and recall")
+    knn.add_argument("--n", type=int, default=100_000)
+    knn.add_argument("--dim", type=int, default=128)
+    knn.add_argument("--k", type=int, default=10)
+    knn.add_argument("--queries", type=int, default=100)
+    knn.add_argument("--seed", type=int, default=0)
+    knn.add_argument("--json", action="store_true")
+    knn.set_defaults(handler=_bench_knn)
+
+    embed = bench.add_parser("embed", help="decode + embed throughput on a folder of audio")
+    embed.add_argument("folder", type=Path)
+    embed.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    embed.add_argument("--limit", type=int, default=None)
+    embed.add_argument("--workers", type=int, default=1, help="tracks embedded concurrently")
+    embed.add_argument("--json", action="store_true")
+    embed.set_defaults(handler=_bench_embed)
+
+
+def _emit(data: dict, as_json: bool) -> int:
+    from bot.commands.common import print_json
+
+    if as_json:
+        print_json(data)
+    else:
+        for key, value in data.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def _descriptor_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from training.descriptor_stats import build
+
+    return _emit(build(args.folder, args.out, cache_dir=args.cache), False)
+
+
+def _song_mood(args: argparse.Namespace, settings: Settings) -> int:
+    from training.song_mood import run
+
+    return _emit(run(args.data, args.out, folds=args.folds, seed=args.seed, cache_dir=args.cache), args.json)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from training.demo_catalogue import build
+
+    return _emit(build(args.music, args.out, limit=args.limit), False)
+
+
+def _eval_audio(args: argparse.Namespace, settings: Settings) -> int:
+    from training.eval_audio import evaluate
+
+    result = evaluate(args.data, args.labels, file_column=args.file_column, label_column=args.label_column,
+                      cache_dir=args.cache)
+    return _emit(result, args.json)
+
+
+def _bench_knn(args: argparse.Namespace, settings: Settings) -> int:
+    from training.bench import bench_knn
+
+    return _emit(bench_knn(args.n, args.dim, args.k, args.queries, args.seed), args.json)
+
+
+def _bench_embed(args: argparse.Namespace, settings: Settings) -> int:
+    from core.device import resolve_device
+    from training.bench import bench_embed
+
+    device = resolve_device(args.device)
+    return _emit(bench_embed(args.folder, device=device, limit=args.limit, workers=args.workers,
+                             settings=settings), args.json)

@@ -1,0 +1,140 @@
+"""Train and cross-validate the audio mood model on Emotify (listener GEMS annotations).
+
+Targets: the nine GEMS shares per clip (share of listeners who felt each emotion strongly) and a
+valence/arousal point per clip, the GEMS-weighted mean of the GEMS emotions' anchors in the mood space
+(core/moods.py cites where the anchors come from).  Model: ridge regression on the standardised handcrafted
+descriptor, the ridge strength chosen per output by an inner cross-validation, so the reported outer-fold
+Spearman correlations never saw their test clips during selection.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from core.audio.descriptor import raw_from_samples
+from core.moods import GEMS, LABEL_ANCHORS
+from training.audio_data import map_audio
+
+ALPHAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)
+OUTPUTS = ["valence", "arousal", *GEMS]
+
+
+@dataclass
+class EmotifyData:
+    raw: np.ndarray  # (n, 128)
+    targets: np.ndarray  # (n, 11) in OUTPUTS order
+    genres: list[str]
+    track_ids: list[str]
+
+
+def gems_to_va(gems: np.ndarray) -> np.ndarray:
+    """(n, 9) GEMS shares -> (n, 2) valence/arousal, the share-weighted mean of the GEMS anchors."""
+    anchors = np.asarray([LABEL_ANCHORS[name].point for name in GEMS])
+    weights = gems / np.clip(gems.sum(axis=1, keepdims=True), 1e-9, None)
+    return weights @ anchors
+
+
+def load_emotify(data_dir: Path, cache_dir: Path | None = None, workers: int | None = None) -> EmotifyData:
+    with open(data_dir / "tracks.csv", newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if (data_dir / row["file"]).is_file()]
+    if not rows:
+        raise ValueError(f"no Emotify clips found under {data_dir} (expected tracks.csv and clips/)")
+    vectors, index = map_audio(
+        [data_dir / row["file"] for row in rows], raw_from_samples, tag="hand-raw", window_s=120.0,
+        workers=workers, cache_dir=cache_dir, desc="emotify",
+    )
+    kept = [rows[i] for i in index]
+    gems = np.asarray([[float(row[name]) for name in GEMS] for row in kept])
+    targets = np.concatenate([gems_to_va(gems), gems], axis=1)
+    return EmotifyData(vectors.astype(np.float64), targets, [r["genre"] for r in kept], [r["track_id"] for r in kept])
+
+
+def _standardise(train: np.ndarray, *others: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    mean = train.mean(axis=0)
+    std = train.std(axis=0)
+    std = np.where(std > 1e-9, std, 1.0)
+    return mean, std, [np.clip((x - mean) / std, -5.0, 5.0) for x in (train, *others)]
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    y_mean = y.mean(axis=0)
+    gram = x.T @ x + alpha * np.eye(x.shape[1])
+    weights = np.linalg.solve(gram, x.T @ (y - y_mean))
+    return weights.T, y_mean
+
+
+def _folds(n: int, k: int, seed: int) -> list[np.ndarray]:
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, k)]
+
+
+def _choose_alphas(x: np.ndarray, y: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Per-output ridge strength with the best inner-CV mean squared error."""
+    errors = np.zeros((len(ALPHAS), y.shape[1]))
+    for fold in _folds(len(x), k, seed):
+        train = np.setdiff1d(np.arange(len(x)), fold)
+        _, _, (xt, xf) = _standardise(x[train], x[fold])
+        for a, alpha in enumerate(ALPHAS):
+            weights, bias = _ridge(xt, y[train], alpha)
+            errors[a] += ((xf @ weights.T + bias - y[fold]) ** 2).mean(axis=0)
+    return np.asarray([ALPHAS[i] for i in errors.argmin(axis=0)])
+
+
+def _fit(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    mean, std, (xs,) = _standardise(x)
+    weights = np.zeros((y.shape[1], x.shape[1]))
+    bias = np.zeros(y.shape[1])
+    for j, alpha in enumerate(alphas):
+        w, b = _ridge(xs, y[:, j:j + 1], float(alpha))
+        weights[j], bias[j] = w[0], b[0]
+    return mean, std, weights, bias
+
+
+def cross_validate(data: EmotifyData, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Outer k-fold CV with inner alpha selection; Spearman rho per output on the pooled outer predictions."""
+    x, y = data.raw, data.targets
+    predictions = np.zeros_like(y)
+    for fold in _folds(len(x), folds, seed):
+        train = np.setdiff1d(np.arange(len(x)), fold)
+        alphas = _choose_alphas(x[train], y[train], folds, seed + 1)
+        mean, std, weights, bias = _fit(x[train], y[train], alphas)
+        predictions[fold] = np.clip((x[fold] - mean) / std, -5, 5) @ weights.T + bias
+    rho = {name: float(spearmanr(predictions[:, j], y[:, j])[0]) for j, name in enumerate(OUTPUTS)}
+    return {"spearman": rho, "n": int(len(x)), "folds": folds, "seed": seed}
+
+
+def train(data: EmotifyData, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+    """Fit on all clips (alphas by CV) and return the JSON the engine loads."""
+    alphas = _choose_alphas(data.raw, data.targets, folds, seed)
+    mean, std, weights, bias = _fit(data.raw, data.targets, alphas)
+    return {
+        "version": f"songmood-ridge-v1-n{len(data.raw)}",
+        "outputs": OUTPUTS,
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+        "weights": weights.round(8).tolist(),
+        "bias": bias.round(8).tolist(),
+        "alphas": alphas.tolist(),
+        "trained_on": "Emotify (Aljanaki, Wiering & Veltkamp 2016), all clips; input: handcrafted descriptor",
+    }
+
+
+def run(data_dir: Path, out: Path | None, *, folds: int = 5, seed: int = 0, cache_dir: Path | None = None,
+        workers: int | None = None) -> dict[str, Any]:
+    data = load_emotify(data_dir, cache_dir=cache_dir, workers=workers)
+    report = cross_validate(data, folds=folds, seed=seed)
+    if out is not None:
+        model = train(data, folds=folds, seed=seed)
+        model["cross_validation"] = report
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+        report["model"] = str(out)
+        report["version"] = model["version"]
+    return report
