@@ -216,6 +216,16 @@ class Engine:
         tracks = await songs_for_mood(store, reading.valence, reading.arousal, strategy, k)
         return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue=catalogue)
 
+    async def strategy_for(self, user_ref: str) -> str:
+        """The strategy a chat user chose with /strategy (default `match`); kept in the database."""
+        chosen = await self.store.get_pref(user_ref, "strategy")
+        return chosen if chosen in STRATEGIES else "match"
+
+    async def set_strategy(self, user_ref: str, strategy: str) -> None:
+        if strategy not in STRATEGIES:
+            raise UserError(f"unknown strategy \"{strategy}\"; choose one of {', '.join(STRATEGIES)}")
+        await self.store.set_pref(user_ref, "strategy", strategy)
+
     async def stats(self) -> dict[str, Any]:
         data = await self.store.stats()
         data["database"] = str(self.settings.db_path)

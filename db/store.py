@@ -642,6 +642,19 @@ class Store:
         params.append(limit)
         return [Job.from_row(row) for row in await self._fetchall(sql, params)]
 
+    # ------------------------------------------------------------------ user preferences
+    async def get_pref(self, user_ref: str, key: str) -> str | None:
+        row = await self._fetchone("SELECT value FROM user_prefs WHERE user_ref = ? AND key = ?", (user_ref, key))
+        return row[0] if row else None
+
+    async def set_pref(self, user_ref: str, key: str, value: str) -> None:
+        async with self.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO user_prefs (user_ref, key, value) VALUES (?, ?, ?) ON CONFLICT (user_ref, key) "
+                f"DO UPDATE SET value = excluded.value, updated_at = {_NOW}",
+                (user_ref, key, value),
+            )
+
     # ------------------------------------------------------------------ meta, stats, backup
     async def get_meta(self, key: str) -> str | None:
         row = await self._fetchone("SELECT value FROM meta WHERE key = ?", (key,))

@@ -81,3 +81,14 @@ async def test_feedback_on_demo_tracks_is_kept(engine: Engine) -> None:
     assert await store.feedback() == [(track.id, "cli:me", 1)]
     with pytest.raises(QueryError):
         await engine.feedback(987654, "cli:me", 1)
+
+
+async def test_strategy_preference_persists(settings) -> None:  # type: ignore[no-untyped-def]
+    async with await Engine.open(settings) as engine:
+        assert await engine.strategy_for("tg:1") == "match"
+        await engine.set_strategy("tg:1", "lift")
+        with pytest.raises(UserError, match="unknown strategy"):
+            await engine.set_strategy("tg:1", "party")
+    async with await Engine.open(settings) as engine:
+        assert await engine.strategy_for("tg:1") == "lift"
+        assert await engine.strategy_for("dc:1") == "match"
