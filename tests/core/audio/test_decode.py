@@ -61,3 +61,24 @@ def test_window_decodes_the_middle() -> None:
 def test_directory_is_not_audio(tmp_path: Path) -> None:
     with pytest.raises(AudioError, match="not a regular file"):
         decode(tmp_path)
+
+
+def _ffmpeg_binaries() -> list[str]:
+    import shutil
+
+    import imageio_ffmpeg
+
+    found = [imageio_ffmpeg.get_ffmpeg_exe()]
+    system = shutil.which("ffmpeg")
+    if system:
+        found.append(system)
+    return found
+
+
+@pytest.mark.parametrize("binary", _ffmpeg_binaries())
+def test_bundled_and_system_ffmpeg_behave_alike(binary: str) -> None:
+    """A fresh machine has only imageio-ffmpeg's binary; both must decode and explain failures the same way."""
+    decoded = decode(AUDIO / "pad_a.opus", ffmpeg=binary)
+    assert decoded.duration_s == pytest.approx(6.0, abs=0.15)
+    with pytest.raises(AudioError, match="not an audio file"):
+        decode(AUDIO / "corrupt.mp3", ffmpeg=binary)
