@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     )
     download_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     download_timeout_s: float = Field(default=60.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20, description="Redirect hops followed (each one re-checked).")
+    deezer_api_url: str = Field(default="https://api.deezer.com", description="Deezer public API root.")
+    spotify_oembed_url: str = Field(default="https://open.spotify.com/oembed", description="Spotify oEmbed API.")
+    spotify_open_url: str = Field(default="https://open.spotify.com", description="Spotify web player (page data).")
 
     # --- bots ----------------------------------------------------------------------------------------------
     telegram_token: SecretStr | None = None
@@ -80,8 +84,18 @@ class Settings(BaseSettings):
     # --- jobs ----------------------------------------------------------------------------------------------
     embed_interval_s: float = Field(default=60.0, gt=0)
     backup_interval_h: float = Field(default=24.0, gt=0)
+    cf_refresh_interval_h: float = Field(
+        default=6.0, gt=0, description="At most this often, refit collaborative vectors when playlists or 👍/👎 changed."
+    )
+    cf_method: Literal["als", "itemknn", "dae"] = Field(default="als", description="Collaborative model of refreshes.")
     backup_keep: int = Field(default=7, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+    embed_batch_size: int | None = Field(
+        default=None, ge=1, description="Tracks per embedding batch (default: 8 on CPU, 32 on CUDA)."
+    )
+    job_lease_s: float = Field(
+        default=300.0, gt=0, description="A running job whose worker stops renewing it this long is requeued."
+    )
 
     @field_validator("telegram_admins", mode="before")
     @classmethod
