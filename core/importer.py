@@ -142,8 +142,8 @@ async def _resolve(
 ) -> dict[str, int]:
     """identity -> track id, matching known tracks by external id, then normalised artist + title.
 
-    `fresh` collects the identities this import created, so tracks repeated across batches are not
-    reported as matches with the existing catalogue.
+    `fresh` collects the identities this import created or already counted as matched, so tracks repeated
+    across batches are counted once (not once per batch they appear in).
     """
     unique: dict[str, _Item] = {}
     for item in items:
@@ -158,11 +158,13 @@ async def _resolve(
         item = unique[identity]
         if item.key in by_key:
             ids[identity] = by_key[item.key]
-            report.tracks_matched += 1
+            report.tracks_matched += int(identity not in fresh)
+            fresh.add(identity)
             continue
         if item.key in first_with_key:  # same recording under another id in this batch
             aliases[identity] = first_with_key[item.key]
-            report.tracks_matched += 1
+            report.tracks_matched += int(identity not in fresh)
+            fresh.add(identity)
             continue
         first_with_key[item.key] = identity
         new.append(NewTrack(
@@ -172,6 +174,7 @@ async def _resolve(
         ))
     report.tracks_matched += sum(1 for identity in unique if identity in ids and identity not in fresh
                                  and identity not in missing)
+    fresh.update(identity for identity in unique if identity in ids and identity not in missing)
     created = await store.add_tracks_bulk(new)
     report.tracks_new += len(created)
     fresh.update(track.external_id for track in new if track.external_id)

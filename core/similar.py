@@ -55,22 +55,31 @@ def group_closeness(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     return out
 
 
+def metadata_relation(query_track: Track | None, track: Track) -> str | None:
+    """"same album" / "same artist" when the metadata says so (album wins)."""
+    if query_track is None:
+        return None
+    if query_track.album and track.album and query_track.album.casefold() == track.album.casefold():
+        return "same album"
+    if query_track.artist and track.artist and query_track.artist.casefold() == track.artist.casefold():
+        return "same artist"
+    return None
+
+
+def sound_phrase(query_vector: np.ndarray | None, vector: np.ndarray | None, version: str | None) -> str:
+    """How two tracks sound alike: the two closest feature groups for handcrafted vectors, else plainly."""
+    if (version or "").startswith(descriptor.NAME) and query_vector is not None and vector is not None:
+        closeness = group_closeness(query_vector, vector)
+        best = sorted(closeness, key=closeness.__getitem__, reverse=True)[:2]
+        return f"sounds alike: similar {GROUP_WORDS[best[0]]} and {GROUP_WORDS[best[1]]}"
+    return "sounds alike"
+
+
 def audio_reason(
     query_vector: np.ndarray | None, vector: np.ndarray | None, version: str, score: float,
     query_track: Track | None, track: Track,
 ) -> str:
-    parts = []
-    if query_track is not None:
-        if query_track.album and track.album and query_track.album.casefold() == track.album.casefold():
-            parts.append("same album")
-        elif query_track.artist and track.artist and query_track.artist.casefold() == track.artist.casefold():
-            parts.append("same artist")
-    if version.startswith(descriptor.NAME) and query_vector is not None and vector is not None:
-        closeness = group_closeness(query_vector, vector)
-        best = sorted(closeness, key=closeness.get, reverse=True)[:2]
-        parts.append(f"sounds alike: similar {GROUP_WORDS[best[0]]} and {GROUP_WORDS[best[1]]}")
-    else:
-        parts.append("sounds alike")
+    parts = [p for p in (metadata_relation(query_track, track), sound_phrase(query_vector, vector, version)) if p]
     return "; ".join(parts) + f" (similarity {score:.2f})"
 
 

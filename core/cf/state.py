@@ -1,0 +1,54 @@
+"""Which collaborative vectors are current: kept in the store's `meta` table by each refresh.
+
+`vec_cf` rows carry the model version that made them; old rows of tracks that left the model keep their old
+version, so queries search the current versions only.  Two versions can be current at once: the fitted
+model's, and the bridge's predictions for tracks with audio but no playlists (a different, noisier kind of
+evidence that reason lines must not dress up as playlist history).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from core.cf.bridge import Bridge
+from db.store import Store
+
+STATE_KEY = "cf.state"
+BRIDGE_KEY = "cf.bridge"
+
+
+@dataclass(frozen=True)
+class CFState:
+    version: str
+    predicted_version: str | None = None
+    method: str = ""
+    tracks: int = 0
+    predicted: int = 0
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        return (self.version,) if self.predicted_version is None else (self.version, self.predicted_version)
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+async def load_state(store: Store) -> CFState | None:
+    raw = await store.get_meta(STATE_KEY)
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return CFState(**{k: data[k] for k in CFState.__dataclass_fields__ if k in data})
+
+
+async def save_state(store: Store, state: CFState, bridge: Bridge | None) -> None:
+    await store.set_meta(BRIDGE_KEY, bridge.to_json() if bridge is not None else "")
+    await store.set_meta(STATE_KEY, json.dumps(state.to_json(), sort_keys=True))
+
+
+async def load_bridge(store: Store) -> Bridge | None:
+    raw = await store.get_meta(BRIDGE_KEY)
+    return Bridge.from_json(raw) if raw else None
+
