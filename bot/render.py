@@ -6,6 +6,17 @@ from typing import Any
 
 from core.results import RecommendedTrack, SimilarResult
 
+#: What every front end says when something failed on our side (the details go to the log).
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+#: Headline of a mood answer per strategy.
+STRATEGY_HEADINGS: dict[str, str] = {
+    "match": "Songs that match your mood",
+    "lift": "Songs to lift you up, step by step",
+    "calm": "Songs to calm you down, step by step",
+    "energize": "Songs to get you going, step by step",
+}
+
 
 def track_line(number: int, track: RecommendedTrack) -> str:
     album = f"  [{track.album}]" if track.album else ""

@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from bot.commands.common import engine_for, print_json
+from bot.commands.link_add import add_links, finish_links, print_links
 from bot.progress import progress_bar
 from core.config import Settings
+from core.links import looks_like_link
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "once unless --no-embed (then `moodtape embed` or the scheduler does it). Files that are "
                     "not usable audio are reported with the reason and kept as failed.",
     )
-    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    add.add_argument("paths", nargs="+", metavar="PATH",
+                     help="a file, a folder, or a link to a track (Deezer, Spotify, YouTube, SoundCloud, "
+                          "Bandcamp, or an audio file on the web)")
     add.add_argument("--no-embed", action="store_true", help="only record the tracks as pending")
     add.add_argument("--licence", help="licence to record for these tracks (e.g. CC-BY-4.0)")
     add.add_argument("--json", action="store_true")
@@ -50,16 +54,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def run_add(args: argparse.Namespace, settings: Settings) -> int:
+    links = [p for p in args.paths if looks_like_link(p)]
+    paths = [Path(p) for p in args.paths if not looks_like_link(p)]
     async with engine_for(settings) as engine:
+        link_report = await add_links(engine, links, embed=not args.no_embed) if links else None
+        if link_report is not None and not paths:
+            return finish_links(link_report, args.json)
         with progress_bar("adding") as added, progress_bar("embedding", unit="track") as embedded:
             report, embed_report = await engine.add_files(
-                args.paths, added_by="cli", licence=args.licence, embed=not args.no_embed,
+                paths, added_by="cli", licence=args.licence, embed=not args.no_embed,
                 progress=added, embed_progress=embedded,
             )
     failed = list(report.failed) + [(label, reason) for _, label, reason in (embed_report.failed if embed_report else [])]
     if args.json:
         data = report.to_json()
         data["embedded"] = embed_report.to_json() if embed_report else None
+        if link_report is not None:
+            data["links"] = link_report.to_json()
         print_json(data)
     else:
         ready = len(embed_report.ready) if embed_report else 0
@@ -75,7 +86,10 @@ async def run_add(args: argparse.Namespace, settings: Settings) -> int:
         print(line)
         for path, reason in failed:
             print(f"  failed: {path}: {reason}", file=sys.stderr)
-    return 0 if report.added or report.duplicates or not failed else 1
+        if link_report is not None:
+            print_links(link_report)
+    files_ok = report.added or report.duplicates or not failed
+    return 0 if files_ok and (link_report is None or link_report.ok) else 1
 
 
 async def run_embed(args: argparse.Namespace, settings: Settings) -> int:
@@ -126,6 +140,9 @@ async def run_stats(args: argparse.Namespace, settings: Settings) -> int:
         print("jobs: " + ", ".join(f"{n} {s}" for s, n in data["jobs"].items()))
     if data["queries_use"] == "demo":
         print(f"queries use the bundled demo catalogue ({data['demo_tracks']} tracks) until you add music")
+    elif data["chat_uses"] == "demo":
+        print(f"the mood chat uses the bundled demo catalogue ({data['demo_tracks']} tracks) until songs of "
+              "your own have a mood (add audio)")
     return 0
 
 
