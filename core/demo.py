@@ -21,6 +21,13 @@ from db.store import Store
 
 DEMO_FILE = "demo_catalogue.json"
 META_KEY = "demo_version"
+#: Demo track ids start here, so an id alone says which catalogue a 👍/👎 belongs to (a chat answer may come
+#: from the demo while `similar` already uses the user's own database).
+DEMO_ID_BASE = 900_000_000
+
+
+def is_demo_id(track_id: int) -> bool:
+    return track_id >= DEMO_ID_BASE
 
 
 @functools.lru_cache(maxsize=1)
@@ -36,9 +43,10 @@ def demo_path(db_path: Path) -> Path:
     return db_path.parent / "moodtape-demo.db"
 
 
-async def _fill(store: Store, data: dict[str, Any]) -> None:
-    for item in data["tracks"]:
+async def _fill(store: Store, data: dict[str, Any], version: str) -> None:
+    for number, item in enumerate(data["tracks"], start=1):
         track_id, _ = await store.add_track(NewTrack(
+            id=DEMO_ID_BASE + number,
             title=item["title"], artist=item.get("artist"), album=item.get("album"),
             duration_s=item.get("duration_s"), source_kind="catalogue", source=item.get("source"),
             external_id=item["external_id"], match_key=item.get("match_key"), licence=item.get("licence"),
@@ -46,16 +54,17 @@ async def _fill(store: Store, data: dict[str, Any]) -> None:
         ))
         vectors = {kind: (values, data["versions"][kind]) for kind, values in item["vectors"].items()}
         await store.mark_ready(track_id, vectors, details={"mood": item.get("mood_details", {})})
-    await store.set_meta(META_KEY, data["version"])
+    await store.set_meta(META_KEY, version)
 
 
 async def open_demo(db_path: Path) -> Store:
     """The demo store beside `db_path`, (re)built from the shipped JSON when missing or outdated."""
     data = demo_data()
+    version = f"{data['version']}-ids{DEMO_ID_BASE}"
     path = demo_path(db_path)
     if path.exists():
         store = await Store.open(path)
-        if await store.get_meta(META_KEY) == data["version"]:
+        if await store.get_meta(META_KEY) == version:
             return store
         await store.close()
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -63,7 +72,7 @@ async def open_demo(db_path: Path) -> Store:
         leftover.unlink(missing_ok=True)
     store = await Store.open(temp)
     try:
-        await _fill(store, data)
+        await _fill(store, data, version)
     finally:
         await store.close()
     for suffix in ("-wal", "-shm"):

@@ -14,20 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from core import demo
+from core import continuation, demo
 from core.audio.decode import AudioError
 from core.config import Settings
+from core.continuation import ContinueResult
 from core.device import resolve_device
 from core.embedding import EmbedReport, Progress, TrackEmbedder, embed_tracks
 from core.errors import QueryError, UserError
+from core.hybrid import has_own_music, similar_to_audio, similar_tracks
 from core.importer import ImportReport, import_file
 from core.ingest import AddReport, add_files, file_hash
+from core.jobs import retry_later
+from core.links import LinkAddResult, LinkService, looks_like_link
 from core.mood_match import songs_for_mood
 from core.moods import STRATEGIES
 from core.results import RecommendedTrack, SimilarResult, track_json
-from core.similar import audio_neighbours, find_track
+from core.similar import find_track
 from db.store import Store
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,9 @@ class Engine:
         self._embedder: TrackEmbedder | None = None
         self._mood_reader: Any = None
         self._demo: Store | None = None
+        self._links: LinkService | None = None
         self._load_lock = asyncio.Lock()
+        self._demo_lock = asyncio.Lock()  # concurrent first queries (a bot's updates) must build the demo once
 
     @classmethod
     async def open(cls, settings: Settings) -> "Engine":
@@ -65,6 +69,9 @@ class Engine:
         if self._demo is not None:
             await self._demo.close()
             self._demo = None
+        if self._links is not None:
+            await self._links.aclose()
+            self._links = None
         await self.store.close()
 
     async def __aenter__(self) -> "Engine":
@@ -88,14 +95,30 @@ class Engine:
                 self._mood_reader = await asyncio.to_thread(MoodReader, self.settings, self.device)
             return self._mood_reader
 
-    async def catalogue(self) -> tuple[Store, str]:
-        """The store queries run against: the user's database, or the bundled demo while it has no music."""
+    async def catalogue(self, need: str = "audio") -> tuple[Store, str]:
+        """The store a query runs against: the user's database, or the bundled demo while the database has
+        nothing to answer it with.
+
+        `need` says what the query compares: "audio" (songs like this: ready tracks or collaborative vectors
+        will do) or "mood" (the chat: songs with a mood vector).  A database of imported playlists can
+        answer `similar` through its collaborative vectors long before it has a single song with a mood, so
+        the two are decided separately; demo ids live in their own range, so feedback still finds its track.
+        """
         mode = self.settings.demo
-        if mode == "never" or (mode == "auto" and await self.store.count_tracks("ready") > 0):
+        if mode == "never":
             return self.store, "database"
-        if self._demo is None:
-            self._demo = await demo.open_demo(self.settings.db_path)
-        return self._demo, "demo"
+        if mode == "auto":
+            own = (bool(await self.store.vector_versions("mood")) if need == "mood"
+                   else await has_own_music(self.store))
+            if own:
+                return self.store, "database"
+        return await self._demo_store(), "demo"
+
+    async def _demo_store(self) -> Store:
+        async with self._demo_lock:  # concurrent first queries (a bot's updates) must build it once
+            if self._demo is None:
+                self._demo = await demo.open_demo(self.settings.db_path)
+            return self._demo
 
     # ------------------------------------------------------------------ catalogue changes
     async def add_files(
@@ -120,14 +143,59 @@ class Engine:
 
     async def embed_pending(self, limit: int | None = None, progress: Progress | None = None) -> EmbedReport:
         tracks = await self.store.list_tracks(status="pending", due_only=True, limit=limit)
-        tracks = [t for t in tracks if t.source_kind == "file"]
+        tracks = [t for t in tracks if t.source_kind in ("file", "url")]
         return await self.embed(tracks, progress=progress)
 
     async def embed(self, tracks: list[Any], progress: Progress | None = None) -> EmbedReport:
+        """Embed now; link tracks are downloaded for it (then deleted), network trouble is retried later."""
         if not tracks:
             return EmbedReport()
         embedder = await self.embedder()
-        return await embed_tracks(self.store, embedder, tracks, progress=progress)
+        return await embed_tracks(
+            self.store, embedder, tracks, progress=progress, open_source=self.links.open_track,
+            on_transient=retry_later(self.store, self.settings),
+        )
+
+    # ------------------------------------------------------------------ links
+    @property
+    def links(self) -> LinkService:
+        """Link resolution and guarded downloads (created on first use; tests may assign their own)."""
+        if self._links is None:
+            self._links = LinkService(self.settings)
+        return self._links
+
+    @links.setter
+    def links(self, service: LinkService) -> None:
+        self._links = service
+
+    async def add_link(self, url: str, *, added_by: str | None = None) -> LinkAddResult:
+        """A shared link -> a catalogue track at once (pending, or metadata-only when no audio exists).
+
+        The scheduler (or `moodtape embed`) embeds it later; the result carries a sentence for the reply.
+        """
+        return await self.links.add(self.store, url, added_by=added_by)
+
+    async def similar_to_link(self, url: str, k: int | None = None) -> SimilarResult:
+        """Songs like the track behind a link: the catalogue's copy when there is one, else its audio,
+        downloaded and embedded on the fly and deleted right after."""
+        k = k or self.settings.default_k
+        store, catalogue = await self.catalogue()
+        info = await self.links.resolve(url)
+        query_info: dict[str, Any] = {"kind": "link", "text": url, "catalogue": catalogue, "track": None,
+                                      "service": info.service}
+        known = await self.links.find_known(store, info)
+        if known is not None and await store.get_vector("audio", known.id) is not None:
+            query_info["track"] = track_json(known)
+            return await self._similar_to_track(store, known, k, query_info)
+        if not info.has_audio:
+            alternative = await self.links.alternative(info)
+            if alternative is None:
+                raise QueryError(f"\"{info.label}\": {info.note or 'no audio'}, and no other source has it")
+            info = alternative
+        async with self.links.audio(info) as path:
+            result = await self.similar_to_file(path, k, label=info.label)
+        result.query.update({"kind": "link", "text": url, "service": info.service})
+        return result
 
     async def import_file(self, path: Path, progress: Progress | None = None) -> ImportReport:
         if not path.is_file():
@@ -135,29 +203,29 @@ class Engine:
         return await import_file(self.store, path, progress=progress)
 
     async def feedback(self, track_id: int, user_ref: str, value: int, context: dict[str, Any] | None = None) -> None:
-        """Store a 👍/👎 in whichever catalogue the recommendation came from."""
-        store, _ = await self.catalogue()
+        """Store a 👍/👎 in whichever catalogue the recommendation came from (demo ids have their own range)."""
+        store = await self._demo_store() if demo.is_demo_id(track_id) else self.store
         if await store.get_track(track_id) is None:
             raise QueryError(f"there is no track #{track_id} any more")
         await store.add_feedback(track_id, user_ref, value, context)
 
     # ------------------------------------------------------------------ queries
-    async def similar(self, query: str, k: int | None = None) -> SimilarResult:
-        """Songs like a catalogue track (id, "artist - title", title words) or an audio file path."""
+    async def similar(self, query: str, k: int | None = None, *, paths: bool = True) -> SimilarResult:
+        """Songs like a catalogue track (id, "artist - title", title words) or an audio file path.
+
+        Chat front ends pass `paths=False`: a stranger's query must never make the server open its own files.
+        """
         k = k or self.settings.default_k
         text = query.strip()
         candidate = Path(text).expanduser()
-        if text and candidate.is_file():
+        if paths and text and candidate.is_file():
             return await self.similar_to_file(candidate, k)
+        if looks_like_link(text):
+            return await self.similar_to_link(text, k)
         store, catalogue = await self.catalogue()
         track = await find_track(store, text)
-        stored = await store.get_vector("audio", track.id)
-        if stored is None:
-            state = {"pending": "is waiting to be embedded", "failed": f"could not be embedded ({track.error})",
-                     "metadata_only": "has no audio (metadata only)"}.get(track.status, "has no audio vector")
-            raise QueryError(f"\"{track.label}\" {state}, so I cannot compare how it sounds yet")
-        vector = np.asarray(stored.vector, dtype=np.float32)
-        tracks = await audio_neighbours(store, vector, stored.model_version, k, exclude={track.id}, query_track=track)
+        tracks = await similar_tracks(store, track, k, weight_audio=self.settings.weight_audio,
+                                      weight_cf=self.settings.weight_cf)
         query_info = {"kind": "track", "text": text, "catalogue": catalogue, "track": track_json(track)}
         return SimilarResult(query=query_info, tracks=tracks)
 
@@ -179,7 +247,8 @@ class Engine:
             vectors = await asyncio.to_thread(embedder.embed_file, path)
         except AudioError as exc:
             raise UserError(f"{label or path.name}: {exc.reason}") from exc
-        tracks = await audio_neighbours(store, vectors.audio, vectors.audio_version, k)
+        tracks = await similar_to_audio(store, vectors.audio, vectors.audio_version, k,
+                                        weight_audio=self.settings.weight_audio, weight_cf=self.settings.weight_cf)
         query_info["mood"] = {"valence": round(float(vectors.mood[0]), 3), "arousal": round(float(vectors.mood[1]), 3),
                               "description": vectors.mood_details.get("description")}
         return SimilarResult(query=query_info, tracks=tracks)
@@ -193,14 +262,19 @@ class Engine:
             return await self.similar_to_file(path, k, label=label)
 
     async def _similar_to_track(self, store: Store, track: Any, k: int, query_info: dict[str, Any]) -> SimilarResult:
-        stored = await store.get_vector("audio", track.id)
-        if stored is None:
-            raise QueryError(f"\"{track.label}\" has no audio vector yet")
-        tracks = await audio_neighbours(
-            store, np.asarray(stored.vector, dtype=np.float32), stored.model_version, k,
-            exclude={track.id}, query_track=track,
-        )
+        tracks = await similar_tracks(store, track, k, weight_audio=self.settings.weight_audio,
+                                      weight_cf=self.settings.weight_cf)
         return SimilarResult(query=query_info, tracks=tracks)
+
+    async def continue_playlist(self, queries: list[str], k: int | None = None) -> ContinueResult:
+        """Songs to extend a playlist from its seed songs (each an id, "artist - title" or title words)."""
+        queries = [q for q in queries if q.strip()]
+        if not queries:
+            raise QueryError("give me at least one song to continue from")
+        store, catalogue = await self.catalogue()
+        seeds = list({t.id: t for t in [await find_track(store, q) for q in queries]}.values())
+        tracks = await continuation.continue_playlist(store, [t.id for t in seeds], k or self.settings.default_k)
+        return ContinueResult(seeds=seeds, tracks=tracks, catalogue=catalogue)
 
     async def read_mood(self, text: str) -> Any:
         reader = await self.mood_reader()
@@ -212,7 +286,7 @@ class Engine:
             raise UserError(f"unknown strategy \"{strategy}\"; choose one of {', '.join(STRATEGIES)}")
         k = k or self.settings.default_k
         reading = await self.read_mood(text)
-        store, catalogue = await self.catalogue()
+        store, catalogue = await self.catalogue("mood")
         tracks = await songs_for_mood(store, reading.valence, reading.arousal, strategy, k)
         return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue=catalogue)
 
@@ -231,6 +305,7 @@ class Engine:
         data["database"] = str(self.settings.db_path)
         store, catalogue = await self.catalogue()
         data["queries_use"] = catalogue
-        if catalogue == "demo":
-            data["demo_tracks"] = await store.count_tracks("ready")
+        data["chat_uses"] = (await self.catalogue("mood"))[1]
+        if "demo" in (catalogue, data["chat_uses"]):
+            data["demo_tracks"] = await (await self._demo_store()).count_tracks("ready")
         return data

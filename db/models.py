@@ -33,6 +33,7 @@ class NewTrack:
     added_by: str | None = None
     status: TrackStatus = "pending"
     error: str | None = None
+    id: int | None = None  # explicit id (the demo catalogue's ids live in their own range)
 
 
 @dataclass(frozen=True)

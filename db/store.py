@@ -143,11 +143,11 @@ class Store:
             if existing is not None:
                 return existing, False
             cursor = await conn.execute(
-                "INSERT INTO tracks (title, artist, album, duration_s, source_kind, source, external_id, "
+                "INSERT INTO tracks (id, title, artist, album, duration_s, source_kind, source, external_id, "
                 "content_hash, match_key, licence, added_by, status, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    track.title, track.artist, track.album, track.duration_s, track.source_kind, track.source,
+                    track.id, track.title, track.artist, track.album, track.duration_s, track.source_kind, track.source,
                     track.external_id, track.content_hash, track.match_key, track.licence, track.added_by,
                     track.status, track.error,
                 ),
