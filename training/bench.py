@@ -86,9 +86,14 @@ def bench_knn(n: int = 100_000, dim: int = 128, k: int = 10, queries: int = 100,
 
 
 def bench_embed(folder: Path, *, device: str = "cpu", limit: int | None = None, workers: int = 1,
-                settings: Settings | None = None) -> dict[str, Any]:
-    """Decode + embed (content and mood vectors) every audio file in `folder`; tracks per second."""
+                settings: Settings | None = None, encoder: str = "default") -> dict[str, Any]:
+    """Decode + embed (content and mood vectors) every audio file in `folder`; tracks per second.
+
+    `encoder` picks the content embedder (default: the installation's); the mood model always runs on the
+    handcrafted descriptor, so a learned encoder's figure includes the descriptor's cost, as the engine pays it.
+    """
     from core.audio.decode import AudioError
+    from core.audio.embedders import load_audio_embedder
     from core.embedding import TrackEmbedder
     from training.descriptor_stats import audio_files
 
@@ -97,7 +102,7 @@ def bench_embed(folder: Path, *, device: str = "cpu", limit: int | None = None, 
         files = files[:limit]
     if not files:
         raise ValueError(f"no audio files under {folder}")
-    embedder = TrackEmbedder(settings or Settings(), device=device)
+    embedder = TrackEmbedder(settings or Settings(), device=device, audio=load_audio_embedder(device, encoder))
     embedder.embed_file(files[0])  # warm-up: filter banks, first-call overheads
 
     per_track: list[float] = []
@@ -128,7 +133,40 @@ def bench_embed(folder: Path, *, device: str = "cpu", limit: int | None = None, 
         "audio_seconds_analysed": round(audio_s, 1),
         "realtime_factor": round(audio_s / wall, 1) if wall > 0 else None,
         "per_track": _percentiles(per_track) if per_track else None,
-        "audio_version": embedder.audio.version, "mood_version": embedder.mood.version,
+        "encoder": encoder, "audio_version": embedder.audio.version, "mood_version": embedder.mood.version,
         "analysis_s": embedder.settings.analysis_s,
         "machine": machine(),
     }
+
+
+def bench_encoder_latency(*, seconds: float = 30.0, threads: int = 1, repeats: int = 10,
+                          audio: Path | None = None, device: str = "cpu") -> dict[str, Any]:
+    """Latency of one clip through each content embedder (log-mel/features + model), `threads` torch threads.
+
+    The clip is `seconds` from the middle of `audio`, or seeded noise; the first call of each embedder is a
+    warm-up and not counted.
+    """
+    from core.audio.decode import SAMPLE_RATE, decode
+    from core.audio.embedders import EMBEDDERS, load_audio_embedder
+
+    if audio is not None:
+        samples = decode(audio, window_s=seconds).samples
+    else:
+        samples = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        out: dict[str, Any] = {}
+        for name in EMBEDDERS:
+            embedder = load_audio_embedder(device, name)
+            embedder.embed(samples)
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                embedder.embed(samples)
+                times.append((time.perf_counter() - t0) * 1000)
+            out[name] = {**_percentiles(times), "version": embedder.version}
+    finally:
+        torch.set_num_threads(previous)
+    return {"clip_seconds": round(samples.size / SAMPLE_RATE, 2), "threads": threads, "repeats": repeats,
+            "device": device, "encoders": out, "machine": machine()}

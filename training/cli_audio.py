@@ -40,6 +40,12 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     audio.add_argument("--file-column", default="file")
     audio.add_argument("--label-column", default="label")
     audio.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+    audio.add_argument("--encoder", type=Path, default=None,
+                       help="learned encoder weights to measure (default: the shipped ones)")
+    audio.add_argument("--probe-emotify", type=Path, default=None, metavar="DIR",
+                       help="also cross-validate a valence/arousal ridge probe on this Emotify folder")
+    audio.add_argument("--probe-csv", type=Path, default=None,
+                       help="the probe's clip table (Emotify columns; default DIR/tracks.csv)")
     audio.add_argument("--json", action="store_true")
     audio.set_defaults(handler=_eval_audio)
 
@@ -57,6 +63,8 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     embed.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     embed.add_argument("--limit", type=int, default=None)
     embed.add_argument("--workers", type=int, default=1, help="tracks embedded concurrently")
+    embed.add_argument("--encoder", choices=["default", "handcrafted", "learned"], default="default",
+                       help="content embedder to time (default: the installation's default)")
     embed.add_argument("--json", action="store_true")
     embed.set_defaults(handler=_bench_embed)
 
@@ -94,7 +102,8 @@ def _eval_audio(args: argparse.Namespace, settings: Settings) -> int:
     from training.eval_audio import evaluate
 
     result = evaluate(args.data, args.labels, file_column=args.file_column, label_column=args.label_column,
-                      cache_dir=args.cache)
+                      cache_dir=args.cache, encoder_path=args.encoder, probe_emotify=args.probe_emotify,
+                      probe_csv=args.probe_csv)
     return _emit(result, args.json)
 
 
@@ -110,4 +119,4 @@ def _bench_embed(args: argparse.Namespace, settings: Settings) -> int:
 
     device = resolve_device(args.device)
     return _emit(bench_embed(args.folder, device=device, limit=args.limit, workers=args.workers,
-                             settings=settings), args.json)
+                             settings=settings, encoder=args.encoder), args.json)

@@ -13,6 +13,7 @@ import importlib
 #: Modules contributing commands, in the order they appear in --help.
 CLI_MODULES = [
     "training.cli_audio",
+    "training.cli_audio_encoder",
     "training.cli_emotion",
     "training.cli_cf",
 ]

@@ -2,6 +2,8 @@
 
 The store stamps each vector with the embedder's `version`; when the current version changes (a new model or
 new standardisation statistics) the scheduler re-embeds, and queries only compare vectors of one version.
+Both embedders stay available by name: the handcrafted descriptor also feeds the song-mood model, and
+`moodtape bench embed --encoder` / `moodtape eval audio` compare them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import numpy as np
 
 from core.audio.descriptor import HandcraftedEmbedder
 
+#: Names accepted by `load_audio_embedder`; "default" means DEFAULT_EMBEDDER.
+EMBEDDERS = ("handcrafted", "learned")
+DEFAULT_EMBEDDER = "handcrafted"
+
 
 class AudioEmbedder(Protocol):
     version: str
@@ -20,6 +26,13 @@ class AudioEmbedder(Protocol):
     def embed(self, samples: np.ndarray, sr: int = ...) -> np.ndarray: ...
 
 
-def load_audio_embedder(device: str = "cpu") -> AudioEmbedder:
-    """The default content embedder for this installation."""
-    return HandcraftedEmbedder(device=device)
+def load_audio_embedder(device: str = "cpu", kind: str = "default") -> AudioEmbedder:
+    """The content embedder `kind` (default: this installation's default)."""
+    name = DEFAULT_EMBEDDER if kind == "default" else kind
+    if name == "handcrafted":
+        return HandcraftedEmbedder(device=device)
+    if name == "learned":
+        from core.audio.encoder import LearnedEmbedder
+
+        return LearnedEmbedder(device=device)
+    raise ValueError(f"unknown audio embedder {kind!r}; use default, {' or '.join(EMBEDDERS)}")
