@@ -1,4 +1,4 @@
-"""`moodtape similar`: songs like a track, a file (or, with links support, a URL)."""
+"""`moodtape similar`: songs like a catalogue track, an audio file or a link."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "similar", help="songs that sound like a song",
         description="QUERY is a track id (42 or #42), \"artist - title\", words of a title, or a path to an "
-                    "audio file that need not be in the catalogue (it is embedded on the fly).",
+                    "audio file that need not be in the catalogue (it is embedded on the fly), or a link to a song "
+                    "(Deezer, Spotify, YouTube, SoundCloud, Bandcamp, an audio file on the web).",
     )
-    parser.add_argument("query", nargs="+", help="track id, \"artist - title\", title words, or an audio file")
+    parser.add_argument("query", nargs="+", help="track id, \"artist - title\", title words, an audio file or a link")
     parser.add_argument("-k", "--k", type=int, default=None, help="how many songs (default 5)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
