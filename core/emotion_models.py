@@ -326,6 +326,23 @@ def _batches(texts: Sequence[str], size: int) -> list[list[int]]:
     return [order[start:start + size] for start in range(0, len(order), size)]
 
 
+def tokenized_probabilities(model: Any, texts: Sequence[str], forward: Any) -> np.ndarray:
+    """Batches of `texts` through `model.tokenizer` and `forward(encoding) -> logits`, as probabilities.
+
+    Shared by the transformer-based kinds so that truncation, padding and the sigmoid/softmax choice cannot
+    drift apart between a full checkpoint and an adapter.
+    """
+    torch = _torch()
+    out = np.zeros((len(texts), len(model.labels)), dtype=np.float32)
+    with torch.inference_mode():
+        for batch in _batches(texts, model.batch_size):
+            enc = model.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                  max_length=model.max_length, return_tensors="pt").to(model.device)
+            logits = forward(enc).float().cpu().numpy()
+            out[batch] = _sigmoid(logits) if model.multi_label else _softmax(logits)
+    return out
+
+
 class HFModel:
     """Any Hugging Face sequence-classification checkpoint (local folder or hub id)."""
 
@@ -355,15 +372,7 @@ class HFModel:
         self.version = f"{name}@{file_digest(weights)}" if local.is_dir() and weights else name
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        torch = _torch()
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        with torch.inference_mode():
-            for batch in _batches(texts, self.batch_size):
-                enc = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt").to(self.device)
-                logits = self.model(**enc).logits.float().cpu().numpy()
-                out[batch] = _sigmoid(logits) if self.multi_label else _softmax(logits)
-        return out
+        return tokenized_probabilities(self, texts, lambda enc: self.model(**enc).logits)
 
 
 class AdapterModel:
@@ -404,15 +413,7 @@ class AdapterModel:
         self.version = f"{spec.get('name', path.name)}@{file_digest(path / WEIGHTS_FILE)}"
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        torch = _torch()
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        with torch.inference_mode():
-            for batch in _batches(texts, self.batch_size):
-                enc = self.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                     max_length=self.max_length, return_tensors="pt").to(self.device)
-                logits = self.net(enc["input_ids"], enc["attention_mask"]).float().cpu().numpy()
-                out[batch] = _sigmoid(logits) if self.multi_label else _softmax(logits)
-        return out
+        return tokenized_probabilities(self, texts, lambda enc: self.net(enc["input_ids"], enc["attention_mask"]))
 
 
 class NgramModel:

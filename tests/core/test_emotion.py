@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,20 +17,7 @@ from core.engine import Engine
 from core.errors import UserError
 from core.moods import STRATEGIES
 from tests.conftest import make_settings
-from tests.tiny_models import EKMAN, build_tiny_roberta
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models on a busy machine: one thread avoids OpenMP's spin-waiting (10-50x faster here)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from tests.tiny_models import EKMAN, build_tiny_roberta, one_torch_thread  # noqa: F401 (autouse fixture)
 
 
 @pytest.fixture(scope="module")

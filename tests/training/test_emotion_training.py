@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -12,26 +11,13 @@ import pytest
 from bot.cli import main
 from core.emotion import EmotionClassifier
 from core.errors import UserError
-from tests.tiny_models import build_tiny_roberta
+from tests.tiny_models import build_tiny_roberta, one_torch_thread  # noqa: F401 (autouse fixture)
 from training.emotion import TrainConfig, train
 from training.emotion_data import EKMAN, load_emotion_data
 from training.eval_emotion import classification_metrics
 
 DATA = Path(__file__).parents[1] / "fixtures" / "emotion"
 EKMAN_TSV = DATA / "goemotions_ekman.tsv"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread() -> Iterator[None]:
-    """Tiny models on a busy machine: one thread avoids OpenMP's spin-waiting (10-50x faster here)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
