@@ -22,6 +22,11 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     mood.add_argument("--folds", type=int, default=5)
     mood.add_argument("--seed", type=int, default=0)
     mood.add_argument("--cache", type=Path, default=None, help="feature cache folder")
+    mood.add_argument("--text-reference", type=Path, default=None, metavar="FILE",
+                      help="labelled messages (e.g. goemotions/train.tsv) whose mood spread the song moods are "
+                           "calibrated to, so songs and chat messages share one scale")
+    mood.add_argument("--text-format", default="goemotions-ekman",
+                      help="layout of --text-reference (an `eval emotion --format` name)")
     mood.add_argument("--json", action="store_true")
     mood.set_defaults(handler=_song_mood)
 
@@ -89,7 +94,8 @@ def _descriptor_stats(args: argparse.Namespace, settings: Settings) -> int:
 def _song_mood(args: argparse.Namespace, settings: Settings) -> int:
     from training.song_mood import run
 
-    return _emit(run(args.data, args.out, folds=args.folds, seed=args.seed, cache_dir=args.cache), args.json)
+    return _emit(run(args.data, args.out, folds=args.folds, seed=args.seed, cache_dir=args.cache,
+                     text_reference=args.text_reference, text_format=args.text_format), args.json)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -5,6 +5,10 @@ valence/arousal point per clip, the GEMS-weighted mean of the GEMS emotions' anc
 (core/moods.py cites where the anchors come from).  Model: ridge regression on the standardised handcrafted
 descriptor, the ridge strength chosen per output by an inner cross-validation, so the reported outer-fold
 Spearman correlations never saw their test clips during selection.
+
+With `--text-reference`, the model also gets the linear calibration that puts its valence/arousal on the
+scale of chat messages (see `core.song_mood`): out-of-fold prediction mean/spread -> the mean/spread of the
+reference data's gold labels placed in the mood space.
 """
 
 from __future__ import annotations
@@ -97,8 +101,8 @@ def _fit(x: np.ndarray, y: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, 
     return mean, std, weights, bias
 
 
-def cross_validate(data: EmotifyData, folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Outer k-fold CV with inner alpha selection; Spearman rho per output on the pooled outer predictions."""
+def out_of_fold_predictions(data: EmotifyData, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """Outer k-fold predictions (inner alpha selection): what the model says of clips it never saw."""
     x, y = data.raw, data.targets
     predictions = np.zeros_like(y)
     for fold in _folds(len(x), folds, seed):
@@ -106,16 +110,59 @@ def cross_validate(data: EmotifyData, folds: int = 5, seed: int = 0) -> dict[str
         alphas = _choose_alphas(x[train], y[train], folds, seed + 1)
         mean, std, weights, bias = _fit(x[train], y[train], alphas)
         predictions[fold] = np.clip((x[fold] - mean) / std, -5, 5) @ weights.T + bias
+    return predictions
+
+
+def cross_validate(data: EmotifyData, folds: int = 5, seed: int = 0,
+                   predictions: np.ndarray | None = None) -> dict[str, Any]:
+    """Spearman rho per output between the out-of-fold predictions and the listeners' annotations."""
+    if predictions is None:
+        predictions = out_of_fold_predictions(data, folds, seed)
+    y = data.targets
     rho = {name: float(spearmanr(predictions[:, j], y[:, j])[0]) for j, name in enumerate(OUTPUTS)}
-    return {"spearman": rho, "n": int(len(x)), "folds": folds, "seed": seed}
+    return {"spearman": rho, "n": int(len(y)), "folds": folds, "seed": seed}
 
 
-def train(data: EmotifyData, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+def text_mood_stats(path: Path, fmt: str = "goemotions-ekman") -> dict[str, tuple[float, float]]:
+    """Mean and spread of valence/arousal of labelled messages, each message at its gold label's anchor."""
+    from core.moods import canonical_label
+    from training.emotion_data import load_emotion_data
+
+    data = load_emotion_data(path, fmt)
+    points = []
+    for index in data.labels:
+        name = data.label_names[index]
+        anchor = LABEL_ANCHORS.get(name) or LABEL_ANCHORS.get(canonical_label(name) or "")
+        if anchor is None:
+            raise ValueError(f"label {name!r} of {path} has no place in the mood space")
+        points.append(anchor.point)
+    if len(points) < 2:
+        raise ValueError(f"{path}: need at least two labelled messages for a text reference")
+    array = np.asarray(points, dtype=np.float64)
+    return {axis: (float(array[:, j].mean()), float(array[:, j].std())) for j, axis in enumerate(("valence", "arousal"))}
+
+
+def calibration(predictions: np.ndarray, text: dict[str, tuple[float, float]], source: str
+                ) -> dict[str, Any]:
+    """Per axis: out-of-fold prediction mean/spread -> the text reference's mean/spread."""
+    out: dict[str, Any] = {}
+    for j, axis in enumerate(("valence", "arousal")):
+        from_sd = float(predictions[:, j].std())
+        if from_sd <= 1e-9:
+            raise ValueError(f"the {axis} predictions do not vary; cannot calibrate")
+        out[axis] = {"from_mean": round(float(predictions[:, j].mean()), 6), "from_sd": round(from_sd, 6),
+                     "to_mean": round(text[axis][0], 6), "to_sd": round(text[axis][1], 6)}
+    out["reference"] = source
+    return out
+
+
+def train(data: EmotifyData, folds: int = 5, seed: int = 0, calibrate: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
     """Fit on all clips (alphas by CV) and return the JSON the engine loads."""
     alphas = _choose_alphas(data.raw, data.targets, folds, seed)
     mean, std, weights, bias = _fit(data.raw, data.targets, alphas)
-    return {
-        "version": f"songmood-ridge-v1-n{len(data.raw)}",
+    model: dict[str, Any] = {
+        "version": f"songmood-ridge-v{2 if calibrate else 1}-n{len(data.raw)}",
         "outputs": OUTPUTS,
         "mean": mean.tolist(),
         "std": std.tolist(),
@@ -124,14 +171,25 @@ def train(data: EmotifyData, folds: int = 5, seed: int = 0) -> dict[str, Any]:
         "alphas": alphas.tolist(),
         "trained_on": "Emotify (Aljanaki, Wiering & Veltkamp 2016), all clips; input: handcrafted descriptor",
     }
+    if calibrate:
+        model["calibration"] = {axis: stats for axis, stats in calibrate.items() if axis != "reference"}
+        model["calibration_reference"] = calibrate["reference"]
+    return model
 
 
 def run(data_dir: Path, out: Path | None, *, folds: int = 5, seed: int = 0, cache_dir: Path | None = None,
-        workers: int | None = None) -> dict[str, Any]:
+        workers: int | None = None, text_reference: Path | None = None,
+        text_format: str = "goemotions-ekman") -> dict[str, Any]:
+    text = text_mood_stats(text_reference, text_format) if text_reference is not None else None  # fail early
     data = load_emotify(data_dir, cache_dir=cache_dir, workers=workers)
-    report = cross_validate(data, folds=folds, seed=seed)
+    predictions = out_of_fold_predictions(data, folds, seed)
+    report = cross_validate(data, folds=folds, seed=seed, predictions=predictions)
+    calibrate = None
+    if text is not None:
+        calibrate = calibration(predictions, text, f"{text_format}:{text_reference.name}")
+        report["calibration"] = calibrate
     if out is not None:
-        model = train(data, folds=folds, seed=seed)
+        model = train(data, folds=folds, seed=seed, calibrate=calibrate)
         model["cross_validation"] = report
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
 from core.audio.decode import decode
 from core.audio.descriptor import HandcraftedEmbedder
 from core.moods import GEMS
-from core.song_mood import load_song_mood_model
+from core.song_mood import SongMoodModel, load_song_mood_model
 from tests.conftest import AUDIO
 
 
@@ -20,3 +23,33 @@ def test_predictions_are_in_range_and_drums_are_more_aroused_than_pads() -> None
     assert beat.arousal > pad.arousal
     details = beat.details()
     assert details["mood"] and len(details["top_gems"]) == 3 and "," in details["description"]
+
+
+def test_calibration_puts_songs_on_the_messages_scale_and_keeps_their_order() -> None:
+    """A shrunken prediction spread is stretched onto the text scale: a sad song can match a sad message."""
+    outputs = ["valence", "arousal"]
+    calibration = {"valence": {"from_mean": 0.15, "from_sd": 0.04, "to_mean": 0.25, "to_sd": 0.45},
+                   "arousal": {"from_mean": 0.05, "from_sd": 0.2, "to_mean": 0.23, "to_sd": 0.3}}
+    weights = np.eye(2, 3)  # valence = x0, arousal = x1 (standardised with mean 0, std 1)
+    model = SongMoodModel(np.zeros(3), np.ones(3), weights, np.zeros(2), "t", outputs, calibration)
+    raw = np.asarray([[0.07, -0.2, 0.0], [0.15, 0.05, 0.0], [0.19, 0.5, 0.0], [0.40, 0.9, 0.0]])
+    moods = model.predict_many(raw)
+    valences = [m.valence for m in moods]
+    assert valences == sorted(valences)
+    assert moods[0].valence < -0.5  # two prediction spreads below the typical song: clearly sad
+    assert abs(moods[1].valence - 0.25) < 1e-9 and abs(moods[1].arousal - 0.23) < 1e-9  # the typical song
+    assert moods[3].valence == 1.0 and moods[3].arousal == 1.0  # clipped to the mood square
+    uncalibrated = SongMoodModel(np.zeros(3), np.ones(3), weights, np.zeros(2), "t", outputs)
+    assert uncalibrated.predict(raw[0]).valence == 0.07
+
+
+def test_a_bad_calibration_is_refused() -> None:
+    bad = {"valence": {"from_mean": 0.0, "from_sd": 0.0, "to_mean": 0.0, "to_sd": 0.4}}
+    with pytest.raises(ValueError, match="calibration"):
+        SongMoodModel(np.zeros(2), np.ones(2), np.eye(2), np.zeros(2), "t", ["valence", "arousal"], bad)
+
+
+def test_shipped_model_is_calibrated_to_chat_messages() -> None:
+    model = load_song_mood_model()
+    assert set(model.calibration) == {"valence", "arousal"}
+    assert model.calibration["valence"]["to_sd"] > 5 * model.calibration["valence"]["from_sd"]
