@@ -59,7 +59,10 @@ def mood_summary(mood: Any, top: int = 3) -> str:
 
 def chat_text(result: Any) -> str:
     mood = result.mood
-    lines = [f"I read: {mood_summary(mood)}  (valence {mood.valence:+.2f}, arousal {mood.arousal:+.2f})"]
+    if mood.confidence == 0.0:  # empty or whitespace: nothing was read, say so rather than "neutral 100%"
+        lines = ["There was nothing to read in that message, so here are songs for a neutral mood."]
+    else:
+        lines = [f"I read: {mood_summary(mood)}  (valence {mood.valence:+.2f}, arousal {mood.arousal:+.2f})"]
     if not result.tracks:
         lines.append("I have no songs with a mood yet" + catalogue_note(result.catalogue) + ".")
         return "\n".join(lines)

@@ -202,3 +202,11 @@ def test_lift_is_a_rising_path_from_a_sad_message(capsys: pytest.CaptureFixture[
     valences = [t["valence"] for t in json.loads(capsys.readouterr().out)["tracks"]]
     assert len(valences) == 5 and valences[0] < 0 < valences[-1]
     assert all(later >= earlier - 0.1 for earlier, later in zip(valences, valences[1:]))  # no big step back
+
+
+def test_chat_says_when_there_was_nothing_to_read(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOODTAPE_DATA_DIR", str(tmp_path))
+    assert main(["chat", "   ", "--k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("There was nothing to read") and "I read" not in out and " 2. " in out
