@@ -149,11 +149,18 @@ class EmotionClassifier:
         self.labels: list[str] = list(self._model.labels)
         self.version: str = self._model.version
         self.multi_label: bool = self._model.multi_label
+        # One forward pass at a time: the bots call in from several worker threads, and a multi-layer-pooling
+        # adapter reads its layers through hooks on the shared modules, which concurrent passes would mix up.
+        # CPU inference already uses every core through torch's intra-op threads, so little is lost.
+        self._forward_lock = threading.Lock()
 
     def classify(self, texts: Sequence[str]) -> list[MoodReading]:
         prepared = [prepare_text(text) for text in texts]
         todo = [i for i, text in enumerate(prepared) if text]
-        probs = self._model.probabilities([prepared[i] for i in todo]) if todo else None
+        probs = None
+        if todo:
+            with self._forward_lock:
+                probs = self._model.probabilities([prepared[i] for i in todo])
         readings: list[MoodReading | None] = [None] * len(texts)
         for row, index in enumerate(todo):
             assert probs is not None

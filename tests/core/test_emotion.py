@@ -210,3 +210,18 @@ def test_chat_says_when_there_was_nothing_to_read(capsys: pytest.CaptureFixture[
     assert main(["chat", "   ", "--k", "2"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("There was nothing to read") and "I read" not in out and " 2. " in out
+
+
+def test_concurrent_readings_equal_sequential_ones(reader: MoodReader) -> None:
+    """The bots read several messages at once from worker threads; no reading may leak into another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = ["I am furious at them", "what a lovely surprise", "I miss her so much", "that smell is revolting",
+             "I'm scared of tomorrow", "ok see you at noon", "we won!!!", "I can't stop crying"]
+    expected = [r.probs for r in reader.english.classify(texts)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda i: (i, reader.english.classify([texts[i]])[0].probs),
+                                [i % len(texts) for i in range(48)]))
+    for i, probs in results:
+        assert probs.keys() == expected[i].keys()
+        assert all(abs(probs[k] - expected[i][k]) < 1e-4 for k in probs), texts[i]
