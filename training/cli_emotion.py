@@ -84,7 +84,9 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     ev.add_argument("--model", default=None, help="checkpoint folder or hub id (default: the installed model)")
     ev.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     ev.add_argument("--limit", type=int, default=None, help="only the first N rows")
-    ev.add_argument("--confusion", type=Path, default=None, metavar="PNG", help="write the confusion matrix here")
+    ev.add_argument("--confusion", type=Path, default=None, metavar="PNG",
+                    help="where to write the confusion matrix (default: confusion-DATA-FORMAT.png here)")
+    ev.add_argument("--no-confusion", action="store_true", help="do not write the confusion matrix PNG")
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=_eval)
 
@@ -137,8 +139,9 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     from core.device import resolve_device
     from training.eval_emotion import evaluate
 
+    png = None if args.no_confusion else args.confusion or Path(f"confusion-{args.data.stem}-{args.format}.png")
     result = evaluate(args.data, args.format, args.model, settings=settings, device=resolve_device(args.device),
-                      limit=args.limit, confusion_png=args.confusion)
+                      limit=args.limit, confusion_png=png)
     if args.json:
         result.pop("confusion", None)
         print_json(result)
@@ -153,8 +156,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     for label, metrics in result["per_label"].items():
         print(f"  {label:<14} F1 {metrics['f1']:.3f}  (precision {metrics['precision']:.3f}, recall "
               f"{metrics['recall']:.3f}, n={metrics['support']})")
-    if args.confusion:
-        print(f"confusion matrix: {args.confusion}")
+    if png is not None:
+        print(f"confusion matrix: {png}")
     return 0
 
 

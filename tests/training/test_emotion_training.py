@@ -173,11 +173,24 @@ def test_eval_command_writes_json_and_confusion_png(tmp_path: Path, tiny: Path,
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_eval_maps_label_names_across_data_sets(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_maps_label_names_across_data_sets(tiny: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     code = main(["eval", "emotion", "--data", str(DATA / "dair.txt"), "--format", "dair", "--model", str(tiny)])
     text = capsys.readouterr().out
     assert code == 0 and "labels compared (mapped to Ekman names): sadness, joy, anger, fear, surprise" in text
     assert "2 with a label the model cannot name" in text  # the two "love" rows
+    # the confusion matrix is written by default, next to where the command ran
+    assert "confusion matrix: confusion-dair-dair.png" in text
+    assert (tmp_path / "confusion-dair-dair.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_eval_can_skip_the_png(tiny: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["eval", "emotion", "--data", str(DATA / "dair.txt"), "--format", "dair", "--model", str(tiny),
+                 "--no-confusion"]) == 0
+    assert "confusion matrix" not in capsys.readouterr().out and not list(tmp_path.glob("*.png"))
 
 
 def test_bench_command(tiny: Path, capsys: pytest.CaptureFixture[str]) -> None:
