@@ -173,14 +173,18 @@ async def backup_database(store: Store, settings: Settings) -> Path:
 
 
 async def backup_due(store: Store, settings: Settings) -> bool:
-    last = await store.get_meta(LAST_BACKUP)
-    if last is None:
-        return True
+    return _hours_since(await store.get_meta(LAST_BACKUP)) >= settings.backup_interval_h
+
+
+def _hours_since(stamp: str | None) -> float:
+    """Hours since a stamp kept in `meta`; infinite when there is none or it cannot be read (so: due)."""
+    if stamp is None:
+        return float("inf")
     try:
-        when = datetime.strptime(last, _STAMP).replace(tzinfo=timezone.utc)
+        then = datetime.strptime(stamp, _STAMP).replace(tzinfo=timezone.utc)
     except ValueError:
-        return True
-    return datetime.now(timezone.utc) - when >= timedelta(hours=settings.backup_interval_h)
+        return float("inf")
+    return (datetime.now(timezone.utc) - then) / timedelta(hours=1)
 
 
 # ---------------------------------------------------------------------------------------------- worker
@@ -197,14 +201,7 @@ async def cf_refresh_due(store: Store, settings: Settings) -> bool:
     signature = await cf_signature(store)
     if signature.startswith("0:0:") or signature == await store.get_meta(CF_SIGNATURE_KEY):
         return False
-    last = await store.get_meta(CF_REFRESHED_AT_KEY)
-    if last is None:
-        return True
-    try:
-        then = datetime.strptime(last, _STAMP).replace(tzinfo=timezone.utc)
-    except ValueError:
-        return True
-    return datetime.now(timezone.utc) - then >= timedelta(hours=settings.cf_refresh_interval_h)
+    return _hours_since(await store.get_meta(CF_REFRESHED_AT_KEY)) >= settings.cf_refresh_interval_h
 
 
 @dataclass

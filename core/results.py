@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,3 +61,9 @@ def track_json(track: Track) -> dict[str, Any]:
         "id": track.id, "title": track.title, "artist": track.artist, "album": track.album,
         "source": track.source, "status": track.status,
     }
+
+
+def print_json(data: Any) -> None:
+    """The one JSON form every `--json` output uses (CLI and training commands alike): UTF-8, indented."""
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")

@@ -75,7 +75,7 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
 
 
 def _emit(data: dict, as_json: bool) -> int:
-    from bot.commands.common import print_json
+    from core.results import print_json
 
     if as_json:
         print_json(data)

@@ -93,7 +93,7 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
 def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
     from importlib import resources
 
-    from bot.commands.common import print_json
+    from core.results import print_json
     from core.device import resolve_device
     from core.errors import UserError
     from training.audio import run
@@ -157,7 +157,7 @@ def _render_midi(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_encoder(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.commands.common import print_json
+    from core.results import print_json
     from core.device import resolve_device
     from training.bench import bench_encoder_latency
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from core.config import Settings
+from core.results import print_json
 
 
 def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParsersAction,
@@ -77,8 +77,7 @@ class _PhaseBars:
 
 def _emit(data: dict, as_json: bool) -> int:
     if as_json:
-        json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        print_json(data)
         return 0
     for key, value in data.items():
         if key == "methods":

@@ -101,7 +101,7 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.commands.common import print_json
+    from core.results import print_json
     from training.emotion import TrainConfig, train
 
     config = TrainConfig(
@@ -135,7 +135,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.commands.common import print_json
+    from core.results import print_json
     from core.device import resolve_device
     from training.eval_emotion import evaluate
 
@@ -162,7 +162,7 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.commands.common import print_json
+    from core.results import print_json
     from training.bench_emotion import bench_emotion
 
     result = bench_emotion(args.model, settings=settings, messages=args.messages, batch_size=args.batch_size,

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from core.config import Settings
 from core.engine import Engine
+from core.results import print_json
 
-
-def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
+__all__ = ["engine_for", "print_json"]
 
 
 @asynccontextmanager

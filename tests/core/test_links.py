@@ -20,9 +20,10 @@ from core.engine import Engine
 from core.errors import QueryError, UserError
 from core.jobs import Worker
 from core.links import LinkService, looks_like_link, spotify_page_artist_album
-from core.net import BadLink, GuardedClient, NotAudio, RefusedAddress, TooBig, Unreachable
+from core.net import BadLink, GuardedClient, NotAudio, RefusedAddress, TooBig
 from core.ytdlp import ServiceError, ytdlp_options
 from tests.conftest import AUDIO, make_settings
+from tests.fakes.dns import StubDNS
 from tests.fakes.http_server import FakeWeb
 from tests.fakes.ytdlp import FakeYoutubeDL, factory
 
@@ -40,18 +41,6 @@ def web() -> Iterator[FakeWeb]:
         server.add_spotify("1111111111111111111111", "A Song Only Spotify Has", "Obscure Band")
         server.add_spotify("2222222222222222222222", "Windowlicker", "Aphex Twin")
         yield server
-
-
-class StubDNS:
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.calls: list[str] = []
-
-    async def __call__(self, host: str, port: int) -> list[str]:
-        self.calls.append(host)
-        if host not in self.table:
-            raise Unreachable(f"{host} does not exist (no DNS record)")
-        return self.table[host]
 
 
 def link_settings(tmp_path: Path, web: FakeWeb, **overrides: object) -> Settings:

@@ -34,6 +34,7 @@ from core.net import (
     sniff_audio,
 )
 from tests.conftest import AUDIO, GOOD_AUDIO, make_settings
+from tests.fakes.dns import StubDNS
 from tests.fakes.http_server import FakeWeb
 
 
@@ -56,20 +57,6 @@ def client_for(tmp_path: Path, **overrides: object) -> GuardedClient:
     resolver = values.pop("resolver", None)
     policy = values.pop("policy", None)
     return GuardedClient(make_settings(tmp_path, **values), resolver=resolver, policy=policy)  # type: ignore[arg-type]
-
-
-class StubDNS:
-    """Stands in for DNS: host -> addresses; counts lookups; unknown names do not exist."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.calls: list[str] = []
-
-    async def __call__(self, host: str, port: int) -> list[str]:
-        self.calls.append(host)
-        if host not in self.table:
-            raise Unreachable(f"{host} does not exist (no DNS record)")
-        return list(self.table[host])
 
 
 def no_network() -> httpx.MockTransport:
