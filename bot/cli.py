@@ -74,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `moodtape stats --json | head`: the reader left, which is not our error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except Exception as exc:  # last line of defence: one line, details with -v
         log.debug("unexpected error", exc_info=True)
         print(f"moodtape: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)

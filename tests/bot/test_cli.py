@@ -76,3 +76,21 @@ def test_config_hides_secrets(capsys: pytest.CaptureFixture[str], monkeypatch: p
     data = json.loads(out)
     assert code == 0 and "secret-token" not in out and data["telegram_admins"] == [1, 2]
     assert data["db"] == str(tmp_path / "c.db")
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(tmp_path: Path) -> None:
+    """`moodtape stats --json | head -1`: when the reader leaves early, exit quietly (141, like SIGPIPE)."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is already gone: the first write fails
+    try:
+        done = subprocess.run([sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())",
+                               "--db", str(tmp_path / "m.db"), "stats", "--json"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert "unexpected error" not in done.stderr and "Traceback" not in done.stderr
