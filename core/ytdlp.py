@@ -1,24 +1,26 @@
 """YouTube, SoundCloud, Bandcamp and the other sites yt-dlp knows, with yt-dlp used as a library.
 
 yt-dlp does its own networking (its own resolver, redirects and site API calls), so it cannot be routed
-through `core.net.GuardedClient`.  What we do instead, in this order:
+through `core.net.GuardedClient` directly.  What we do instead, in this order:
 
 1. the link's host is resolved and checked against the same address rules as every other fetch BEFORE
    yt-dlp sees the link (`GuardedClient.check_url`);
 2. only dedicated site extractors run: the generic extractor, which would fetch any page and follow links
    embedded in it, is disabled (`allowed_extractors`);
-3. extraction is metadata-only and flat for playlists; playlists, live streams and tracks over the
+3. every connection yt-dlp opens (player pages, site API calls, their redirects, HLS/DASH segments) goes
+   through a filtering proxy on 127.0.0.1 (`core/egress_proxy.py`) that checks each host with the same rules
+   and connects to the very address it checked, so a redirect to a private address or a DNS answer that
+   changes between checks is refused; a refusal is reported as such (`RefusedAddress`);
+4. extraction is metadata-only and flat for playlists; playlists, live streams and tracks over the
    duration cap are refused before anything is downloaded;
-4. the chosen audio-only format's URL is checked again; a plain HTTP(S) format is downloaded through the
+5. the chosen audio-only format's URL is checked again; a plain HTTP(S) format is downloaded through the
    guarded client (size cap while streaming, time cap, every redirect re-checked, content sniffed);
-   only segmented formats (HLS/DASH) are downloaded by yt-dlp itself, with its own `max_filesize`, a
-   socket timeout and the duration filter, and the result is size-checked and sniffed afterwards.
+   only segmented formats (HLS/DASH) are downloaded by yt-dlp itself (its native downloader, through the
+   proxy), with its own `max_filesize`, a socket timeout and the duration filter, and the result is
+   size-checked and sniffed afterwards.
 
-What stays open, by necessity: the requests yt-dlp makes while extracting (player pages, site APIs, their
-redirects) and HLS/DASH segment fetches use yt-dlp's own resolver and are not re-checked, so a site whose
-DNS answer changes between our check and yt-dlp's connect (DNS rebinding), or an extractor API call that is
-redirected to a private address, is not caught.  Deployments that care should also run the bot where the
-LAN and the metadata service are firewalled off.
+What stays open: TLS is end to end, so the proxy sees hosts, not URLs or bodies; and an extractor that
+shells out to another program would not use the proxy (none of the enabled ones does for audio formats).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import Settings
+from core.egress_proxy import EgressProxy
 from core.net import GuardedClient, NetError, NotAudio, TooBig, sniff_audio
 from core.text import split_artist_title
 
@@ -111,8 +114,12 @@ def audio_format(max_bytes: int) -> str:
     return f"bestaudio[protocol^=http][protocol!*=dash]{cap}/bestaudio{cap}"
 
 
-def ytdlp_options(settings: Settings, folder: Path | None = None) -> dict[str, Any]:
-    """The options every YoutubeDL we create gets (tests assert on them)."""
+def ytdlp_options(settings: Settings, folder: Path | None = None, proxy: str = "") -> dict[str, Any]:
+    """The options every YoutubeDL we create gets (tests assert on them).
+
+    `proxy` is the filtering proxy's URL; "" (no proxy, not even one from the environment) only where no
+    connection is made.
+    """
     return {
         "format": audio_format(settings.download_max_bytes),
         "noplaylist": True,
@@ -124,7 +131,8 @@ def ytdlp_options(settings: Settings, folder: Path | None = None) -> dict[str, A
         "retries": 1,
         "fragment_retries": 1,
         "extractor_retries": 1,
-        "proxy": "",  # no environment proxy: we checked the host, the connection must go to it
+        "proxy": proxy,  # never an environment proxy: connections go through our checks or nowhere
+        "hls_prefer_native": True,  # segments fetched by yt-dlp itself (through the proxy), not by ffmpeg
         "cachedir": False,
         "noprogress": True,
         "quiet": True,
@@ -201,18 +209,19 @@ class YtDlpSource:
         self.client = client
         self._factory = factory
 
-    def _ydl(self, folder: Path | None) -> Any:
+    def _ydl(self, folder: Path | None, proxy: str) -> Any:
+        options = ytdlp_options(self.settings, folder, proxy)
         if self._factory is not None:
-            return self._factory(ytdlp_options(self.settings, folder))
+            return self._factory(options)
         from yt_dlp import YoutubeDL
 
-        return YoutubeDL(ytdlp_options(self.settings, folder))  # type: ignore[arg-type]
+        return YoutubeDL(options)  # type: ignore[arg-type]
 
-    def _extract_sync(self, url: str) -> dict[str, Any]:
+    def _extract_sync(self, url: str, proxy: str) -> dict[str, Any]:
         from yt_dlp.utils import YoutubeDLError
 
         try:
-            with self._ydl(None) as ydl:
+            with self._ydl(None, proxy) as ydl:
                 info = ydl.extract_info(url, download=False)
         except YoutubeDLError as exc:
             error = ServiceError(f"{service_name(extractor_for(url))}: {_clean_message(exc)}")
@@ -226,8 +235,14 @@ class YtDlpSource:
         """Checked, extracted and validated info of one track (format URLs included, valid for a while)."""
         await self.client.check_url(url)
         try:
-            async with asyncio.timeout(self.settings.download_timeout_s * 2):
-                info = await asyncio.to_thread(self._extract_sync, url)
+            async with EgressProxy(self.client) as proxy, asyncio.timeout(self.settings.download_timeout_s * 2):
+                try:
+                    info = await asyncio.to_thread(self._extract_sync, url, proxy.url)
+                except ServiceError as exc:
+                    refused = proxy.refusal_error()
+                    if refused is not None:
+                        raise refused from exc
+                    raise
         except TimeoutError as exc:
             error = ServiceError(f"{service_name(extractor_for(url))} took too long to answer")
             error.transient = True
@@ -253,14 +268,21 @@ class YtDlpSource:
             headers = {k: v for k, v in (fmt.get("http_headers") or info.get("http_headers") or {}).items()
                        if k.lower() not in ("host", "cookie")}
             return (await self.client.download_audio(media_url, folder, headers=headers)).path
-        await self.client.check_url(media_url)  # segmented: at least the manifest host is checked
-        return await asyncio.to_thread(self._download_sync, info, folder)
+        await self.client.check_url(media_url)  # segmented: the manifest host first, then every segment's
+        async with EgressProxy(self.client) as proxy:
+            try:
+                return await asyncio.to_thread(self._download_sync, info, folder, proxy.url)
+            except NetError as exc:
+                refused = proxy.refusal_error()
+                if refused is not None:
+                    raise refused from exc
+                raise
 
-    def _download_sync(self, info: dict[str, Any], folder: Path) -> Path:
+    def _download_sync(self, info: dict[str, Any], folder: Path, proxy: str) -> Path:
         from yt_dlp.utils import YoutubeDLError
 
         try:
-            with self._ydl(folder) as ydl:
+            with self._ydl(folder, proxy) as ydl:
                 ydl.process_ie_result(info, download=True)
         except YoutubeDLError as exc:
             error = ServiceError(f"download failed: {_clean_message(exc)}")

@@ -20,8 +20,10 @@ from core.engine import Engine
 from core.errors import QueryError, UserError
 from core.jobs import Worker
 from core.links import LinkService, looks_like_link, spotify_page_artist_album
-from core.net import BadLink, GuardedClient, NotAudio, RefusedAddress, TooBig
-from core.ytdlp import ServiceError, ytdlp_options
+import ipaddress
+
+from core.net import AddressPolicy, BadLink, GuardedClient, NotAudio, RefusedAddress, TooBig
+from core.ytdlp import ServiceError, YtDlpSource, ytdlp_options
 from tests.conftest import AUDIO, make_settings
 from tests.fakes.dns import StubDNS
 from tests.fakes.http_server import FakeWeb
@@ -29,6 +31,7 @@ from tests.fakes.ytdlp import FakeYoutubeDL, factory
 
 SPOTIFY_ID = "4uLU6hMCjMI75M1A2tKUQC"
 YOUTUBE = "https://www.youtube.com/watch?v=abcdefghijk"
+LOOPBACK_AS_PUBLIC = frozenset({ipaddress.ip_address("127.0.0.1")})
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +276,9 @@ def test_ytdlp_options_cap_size_duration_and_sources(tmp_path: Path) -> None:
     assert options["max_filesize"] == 12_345_678 and "12345678" in options["format"]
     assert options["format"].startswith("bestaudio") and "/best/" not in options["format"]
     assert options["noplaylist"] is True and options["extract_flat"] == "in_playlist"
-    assert options["socket_timeout"] == 20 and options["proxy"] == ""
+    assert options["socket_timeout"] == 20 and options["proxy"] == ""  # no proxy from the environment either
+    assert ytdlp_options(settings, tmp_path, "http://127.0.0.1:9")["proxy"] == "http://127.0.0.1:9"
+    assert options["hls_prefer_native"] is True  # segments fetched by yt-dlp through the proxy, not by ffmpeg
     check = options["match_filter"]
     assert check({"duration": 599}) is None and "too long" in check({"duration": 601})
     assert "live" in check({"duration": 10, "is_live": True})
@@ -281,6 +286,59 @@ def test_ytdlp_options_cap_size_duration_and_sources(tmp_path: Path) -> None:
     loaded = YoutubeDL(options)  # the real yt-dlp accepts them and drops the generic extractor
     names = {name.lower() for name in loaded._ies}  # noqa: SLF001
     assert "youtube" in names and "generic" not in names
+
+
+def fake_site_ytdlp(api: str) -> Any:
+    """Real yt-dlp with one real extractor added, for an invented site whose track API is `api`.
+
+    Everything yt-dlp's networking does (the API call, its redirects) happens for real, through the proxy.
+    """
+    from yt_dlp.extractor.common import InfoExtractor
+
+    class FakeSiteIE(InfoExtractor):
+        IE_NAME = "fakesite"
+        _VALID_URL = r"https?://tracks\.music\.test/t/(?P<id>\d+)"
+
+        def _real_extract(self, url: str) -> dict[str, Any]:
+            track_id = self._match_id(url)
+            data = self._download_json(f"{api}/deezer/track/{track_id}", track_id)
+            return {"id": track_id, "title": data["title"], "artist": data["artist"]["name"],
+                    "duration": data["duration"], "url": data["preview"], "ext": "mp3", "acodec": "mp3",
+                    "vcodec": "none", "protocol": "http"}
+
+    def make(params: dict[str, Any]) -> YoutubeDL:
+        ydl = YoutubeDL(params)  # type: ignore[arg-type]
+        ydl.add_info_extractor(FakeSiteIE())
+        return ydl
+
+    return make
+
+
+async def test_real_ytdlp_extraction_runs_through_the_address_checks(tmp_path: Path, web: FakeWeb) -> None:
+    settings = link_settings(tmp_path, web, allow_private_networks=False)
+    dns = StubDNS({"tracks.music.test": ["127.0.0.1"], "api.music.test": ["127.0.0.1"]})
+    client = GuardedClient(settings, resolver=dns, policy=AddressPolicy(treat_as_public=LOOPBACK_AS_PUBLIC))
+    source = YtDlpSource(settings, client, fake_site_ytdlp(f"http://api.music.test:{web.port}"))
+    async with client:
+        info = await source.info("http://tracks.music.test/t/3135556")
+        path = await source.download("http://tracks.music.test/t/3135556", tmp_path)
+    assert (info["title"], info["artist"]) == ("Harder Better Faster Stronger", "Daft Punk")
+    assert path.read_bytes() == (AUDIO / "pad_a.mp3").read_bytes()
+    assert "api.music.test" in dns.calls  # the API host was checked, by the proxy
+
+
+async def test_real_ytdlp_extraction_redirected_to_a_private_address_is_refused(tmp_path: Path, web: FakeWeb) -> None:
+    with FakeWeb(host="127.0.0.2") as private:
+        private.add_deezer(3135556, "Internal", "Intranet")
+        settings = link_settings(tmp_path, web, allow_private_networks=False)
+        dns = StubDNS({"tracks.music.test": ["127.0.0.1"], "api.music.test": ["127.0.0.1"]})
+        client = GuardedClient(settings, resolver=dns, policy=AddressPolicy(treat_as_public=LOOPBACK_AS_PUBLIC))
+        api = f"http://api.music.test:{web.port}/redirect?to={private.base}"
+        source = YtDlpSource(settings, client, fake_site_ytdlp(api))
+        async with client:
+            with pytest.raises(RefusedAddress, match="127.0.0.2.*loopback"):
+                await source.info("http://tracks.music.test/t/3135556")
+        assert private.requests == []  # the private server never saw a request
 
 
 # ------------------------------------------------------------------ similar <link>
