@@ -288,7 +288,7 @@ def test_ytdlp_options_cap_size_duration_and_sources(tmp_path: Path) -> None:
     assert "youtube" in names and "generic" not in names
 
 
-def fake_site_ytdlp(api: str) -> Any:
+def fake_site_ytdlp(api: str, hls: str | None = None) -> Any:
     """Real yt-dlp with one real extractor added, for an invented site whose track API is `api`.
 
     Everything yt-dlp's networking does (the API call, its redirects) happens for real, through the proxy.
@@ -302,9 +302,11 @@ def fake_site_ytdlp(api: str) -> Any:
         def _real_extract(self, url: str) -> dict[str, Any]:
             track_id = self._match_id(url)
             data = self._download_json(f"{api}/deezer/track/{track_id}", track_id)
-            return {"id": track_id, "title": data["title"], "artist": data["artist"]["name"],
-                    "duration": data["duration"], "url": data["preview"], "ext": "mp3", "acodec": "mp3",
-                    "vcodec": "none", "protocol": "http"}
+            audio = {"url": data["preview"], "ext": "mp3", "acodec": "mp3", "protocol": "http"}
+            if hls is not None:  # a segmented format: fetched by yt-dlp's own downloader
+                audio = {"url": hls, "ext": "ogg", "acodec": "vorbis", "protocol": "m3u8_native"}
+            return {"id": track_id, "title": data["title"], "artists": [data["artist"]["name"]],
+                    "duration": data["duration"], "vcodec": "none", **audio}
 
     def make(params: dict[str, Any]) -> YoutubeDL:
         ydl = YoutubeDL(params)  # type: ignore[arg-type]
@@ -339,6 +341,25 @@ async def test_real_ytdlp_extraction_redirected_to_a_private_address_is_refused(
             with pytest.raises(RefusedAddress, match="127.0.0.2.*loopback"):
                 await source.info("http://tracks.music.test/t/3135556")
         assert private.requests == []  # the private server never saw a request
+
+
+async def test_real_ytdlp_segment_fetches_are_checked_one_by_one(tmp_path: Path, web: FakeWeb) -> None:
+    """HLS segments are fetched by yt-dlp itself: through the proxy, so a segment on a private host is refused."""
+    with FakeWeb(host="127.0.0.2") as private:
+        web.playlists["good.m3u8"] = [f"http://media.music.test:{web.port}/audio/beat_a.ogg"]
+        web.playlists["sneaky.m3u8"] = [private.url("/audio/beat_a.ogg")]
+        settings = link_settings(tmp_path, web, allow_private_networks=False)
+        dns = StubDNS({name: ["127.0.0.1"] for name in ("tracks.music.test", "api.music.test", "media.music.test")})
+        client = GuardedClient(settings, resolver=dns, policy=AddressPolicy(treat_as_public=LOOPBACK_AS_PUBLIC))
+        api = f"http://api.music.test:{web.port}"
+        async with client:
+            good = YtDlpSource(settings, client, fake_site_ytdlp(api, f"http://media.music.test:{web.port}/hls/good.m3u8"))
+            path = await good.download("http://tracks.music.test/t/3135556", tmp_path / "good")
+            assert path.read_bytes() == (AUDIO / "beat_a.ogg").read_bytes()
+            sneaky = YtDlpSource(settings, client, fake_site_ytdlp(api, f"http://media.music.test:{web.port}/hls/sneaky.m3u8"))
+            with pytest.raises(RefusedAddress, match="127.0.0.2"):
+                await sneaky.download("http://tracks.music.test/t/3135556", tmp_path / "sneaky")
+        assert private.requests == []
 
 
 # ------------------------------------------------------------------ similar <link>

@@ -45,6 +45,7 @@ class FakeWeb:
         self.requests: list[tuple[str, str]] = []  # (path, Host header) of every request, in order
         self.deezer: dict[int, dict[str, Any]] = {}
         self.spotify: dict[str, dict[str, str]] = {}
+        self.playlists: dict[str, list[str]] = {}  # HLS media playlists: name -> segment URLs
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -115,6 +116,7 @@ class FakeWeb:
         app.router.add_get("/deezer/search", self._deezer_search)
         app.router.add_get("/spotify/oembed", self._spotify_oembed)
         app.router.add_get("/spotify/track/{id}", self._spotify_page)
+        app.router.add_get("/hls/{name}", self._hls_playlist)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, 0)
@@ -285,3 +287,14 @@ class FakeWeb:
             "</head><body></body></html>"
         )
         return web.Response(text=page, content_type="text/html")
+
+    async def _hls_playlist(self, request: web.Request) -> web.Response:
+        """A minimal HLS media playlist whose segments are `playlists[name]` (any URLs, other hosts too)."""
+        segments = self.playlists.get(request.match_info["name"])
+        if segments is None:
+            return web.Response(status=404, text="no such playlist")
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-TARGETDURATION:10", "#EXT-X-MEDIA-SEQUENCE:0"]
+        for url in segments:
+            lines += ["#EXTINF:5.0,", url]
+        lines.append("#EXT-X-ENDLIST")
+        return web.Response(text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl")
