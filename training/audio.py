@@ -436,12 +436,18 @@ def plot_history(history: list[dict[str, Any]], path: Path) -> None:
 
 
 def write_split_csvs(corpus: MelCorpus, heldout_idx: list[int], out_dir: Path) -> dict[str, str]:
-    """One CSV per source of the held-out tracks, in the source's own columns, for `moodtape eval audio`."""
+    """One CSV per source of the held-out tracks, for `moodtape eval audio`.
+
+    The rows keep the source's own columns and gain `abs_path`, the file's absolute path: tracks of several
+    `--debian` folders have paths relative to different folders, and `--file-column abs_path` finds them all
+    whatever `--data` says.
+    """
     written = {}
     for source in sorted({corpus.tracks[i].source for i in heldout_idx}):
-        rows = [corpus.tracks[i].row for i in heldout_idx if corpus.tracks[i].source == source]
-        if not rows or not rows[0]:
+        tracks = [corpus.tracks[i] for i in heldout_idx if corpus.tracks[i].source == source]
+        if not tracks or not tracks[0].row:
             continue
+        rows = [{**t.row, "abs_path": str(t.path.resolve())} for t in tracks]
         path = out_dir / f"heldout_{source}.csv"
         with open(path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -533,15 +539,17 @@ def build_corpus(*, debian: Path | list[Path] | None, emotify: Path | None,
 def run(*, debian: Path | list[Path] | None, emotify: Path | None,
         extra: list[tuple[Path, Path, str, str]] | None = None, out_dir: Path, cache_dir: Path | None,
         preset: str = "full", overrides: dict[str, Any] | None = None, holdout_share: float = 0.3,
-        holdout_games: list[str] | None = None, holdout_from: Path | None = None, val_share: float = 0.0,
+        holdout_games: list[str] | None = None, holdout_from: Path | None = None,
+        fold: tuple[int, int] | None = None, val_share: float = 0.0,
         ship: Path | None = None, command: str = "", log: Callable[[str], None] = print,
         workers: int | None = None) -> dict[str, Any]:
     """Build the corpus, split it by group, train, and write weights, checkpoint, plot, card and summary.
 
     `holdout_from` (an earlier run's split.json) holds out exactly that run's music, so two recipes are
-    measured on the same tracks even when one of them trains on more sources.
+    measured on the same tracks even when one of them trains on more sources.  `fold` = (i, k) holds out
+    the Debian games of fold i of k (`game_folds`) for cross-validation by game.
     """
-    from training.audio_corpus import groups_from_split, split_groups, validation_groups
+    from training.audio_corpus import game_folds, groups_from_split, split_groups, validation_groups
 
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
@@ -551,6 +559,9 @@ def run(*, debian: Path | list[Path] | None, emotify: Path | None,
     if holdout_from is not None:
         held = groups_from_split(corpus.tracks, json.loads(holdout_from.read_text(encoding="utf-8")))
     else:
+        if fold is not None:
+            index, k = fold
+            holdout_games = game_folds(corpus.tracks, k)[index]
         fixed = {"debian": holdout_games} if holdout_games is not None else None
         held = split_groups(corpus.tracks, holdout_share=holdout_share, seed=config.seed, fixed=fixed)
     training_groups = {t.group for t in corpus.tracks if t.group not in held}
@@ -602,6 +613,7 @@ def run(*, debian: Path | list[Path] | None, emotify: Path | None,
         "other_groups": sorted({corpus.tracks[i].group for i in heldout_idx
                                 if corpus.tracks[i].source not in ("debian", "emotify")}),
         "validation_groups": sorted(val_groups),
+        **({"fold": list(fold)} if fold is not None else {}),
     }
     summary = {
         "version": version, "weights": str(weights),

@@ -54,6 +54,9 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
                        help="comma-separated Debian packages to hold out instead of a seeded choice")
     audio.add_argument("--holdout-from", type=Path, default=None,
                        help="hold out exactly the music of an earlier run's split.json (same test split)")
+    audio.add_argument("--fold", default=None, metavar="I/K",
+                       help="cross-validation by game: hold out the Debian games of fold I of K (e.g. 0/3); "
+                            "games are dealt into folds by size, games under 8 tracks always train")
     audio.add_argument("--val-share", type=float, default=0.0,
                        help="share of the training groups kept out to pick the exported epoch by (0: last step)")
     audio.add_argument("--out", type=Path, default=None,
@@ -90,6 +93,19 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     latency.set_defaults(handler=_bench_encoder)
 
 
+def _parse_fold(text: str) -> tuple[int, int]:
+    """'I/K' -> (I, K) with 0 <= I < K and K >= 2; anything else is a clear error."""
+    from core.errors import UserError
+
+    index, sep, k = text.partition("/")
+    if not sep or not index.strip().isdigit() or not k.strip().isdigit():
+        raise UserError(f"--fold wants I/K such as 0/3, got {text!r}")
+    i, n = int(index), int(k)
+    if n < 2 or not 0 <= i < n:
+        raise UserError(f"--fold {text}: need K >= 2 and 0 <= I < K")
+    return i, n
+
+
 def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
     from importlib import resources
 
@@ -104,6 +120,9 @@ def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
         raise UserError("--holdout-share must be in [0, 1)")
     if not 0.0 <= args.val_share < 1.0:
         raise UserError("--val-share must be in [0, 1)")
+    fold = _parse_fold(args.fold) if args.fold is not None else None
+    if fold is not None and (args.holdout_games or args.holdout_from is not None):
+        raise UserError("--fold chooses the held-out games itself: leave out --holdout-games and --holdout-from")
     if args.holdout_from is not None and not args.holdout_from.is_file():
         raise UserError(f"--holdout-from: {args.holdout_from} not found (an earlier run's split.json)")
     if args.threads is not None:
@@ -126,7 +145,7 @@ def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
         result = run(debian=args.debian, emotify=args.emotify, extra=extra,
                      out_dir=args.out or _default_cache() / "run",
                      cache_dir=args.cache or _default_cache(), preset=args.preset, overrides=overrides,
-                     holdout_share=args.holdout_share, holdout_games=games, holdout_from=args.holdout_from,
+                     holdout_share=args.holdout_share, holdout_games=games, holdout_from=args.holdout_from, fold=fold,
                      val_share=args.val_share, ship=ship,
                      command="moodtape " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                      log=lambda line: print(line, file=sys.stderr, flush=True), workers=args.workers)

@@ -19,6 +19,7 @@ from training.audio_corpus import (
     CorpusTrack,
     MelCorpus,
     folder_tracks,
+    game_folds,
     groups_from_split,
     load_mels,
     merge_corpora,
@@ -248,6 +249,21 @@ def test_split_json_reproduces_the_held_out_music() -> None:
     assert groups_from_split(tracks, split) == {"game2", "not-fetched-here", "emotify:x"}
 
 
+def test_game_folds_hold_out_every_sizeable_game_once_in_balanced_folds() -> None:
+    sizes = {"big": 50, "large": 40, "mid1": 30, "mid2": 25, "small1": 12, "small2": 10, "tiny": 3}
+    tracks = [_track("debian", game, f"{game}-{k}") for game, n in sizes.items() for k in range(n)]
+    tracks += [_track("emotify", "emotify:a", "1")]
+    folds = game_folds(tracks, 2)
+    assert folds == [["big", "mid2", "small1"], ["large", "mid1", "small2"]]  # snake order by size
+    assert game_folds(tracks, 2) == folds  # no randomness to fix
+    assert "tiny" not in {g for fold in folds for g in fold}  # too small to measure: always trains
+    assert abs(sum(sizes[g] for g in folds[0]) - sum(sizes[g] for g in folds[1])) <= 10
+    with pytest.raises(ValueError, match="too few"):
+        game_folds(tracks, 4)
+    with pytest.raises(ValueError):
+        game_folds(tracks, 1)
+
+
 def test_merged_corpora_keep_each_tracks_frames() -> None:
     first = MelCorpus([_track("debian", "g", "1"), _track("debian", "g", "2")],
                       np.arange(10, dtype=np.float16).reshape(1, 10).repeat(2, 0), np.asarray([0, 4, 10]))
@@ -294,6 +310,16 @@ def test_train_cli_reuses_an_earlier_split(capsys: pytest.CaptureFixture[str], t
     assert json.loads((out / "split.json").read_text())["other_groups"] == ["style:beat"]
     assert result["exported_step"] == 1  # no validation groups among rendered/other folders: the last step
 
+    with open(out / "heldout_folder.csv", newline="") as handle:
+        held_rows = list(csv.DictReader(handle))
+    assert {Path(r["abs_path"]) for r in held_rows} == {(data / r["file"]).resolve() for r in held_rows}
+
     code = main(["train", "audio", "--data", str(data), "--labels", str(labels), "--out", str(tmp_path / "r2"),
                  "--holdout-from", str(tmp_path / "missing.json")])
     assert code != 0 and "missing.json" in capsys.readouterr().err
+    for bad in ("3", "3/3", "0/1", "a/b"):
+        code = main(["train", "audio", "--data", str(data), "--labels", str(labels), "--fold", bad])
+        assert code != 0 and "--fold" in capsys.readouterr().err
+    code = main(["train", "audio", "--data", str(data), "--labels", str(labels), "--fold", "0/2",
+                 "--holdout-from", str(split)])
+    assert code != 0 and "leave out" in capsys.readouterr().err
