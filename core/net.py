@@ -369,8 +369,9 @@ class GuardedClient:
     async def check_url(self, url: str | httpx.URL) -> tuple[httpx.URL, str]:
         """Parse `url`, resolve its host and check every address; returns (url, the address to connect to).
 
-        Also the guard for fetchers we cannot route through this client (yt-dlp): they get a URL only after
-        its host passed the same rules (see core/ytdlp.py for what that leaves open).
+        Also the guard for the fetcher we cannot route through this client (yt-dlp): its link is checked
+        here first, and every connection it opens after that is checked here again by the filtering proxy
+        it is given (core/egress_proxy.py).
         """
         parsed = self.parse(url)
         host = parsed.raw_host.decode("ascii").strip("[]")
