@@ -6,6 +6,9 @@
 #     --build-arg BASE_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 \
 #     --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu126 .
 #   docker run --gpus all -e MOODTAPE_DEVICE=cuda -v moodtape-data:/data moodtape:cuda worker
+# Telegram webhook behind a TLS proxy on the host (inside the container the server must bind 0.0.0.0):
+#   docker run -e MOODTAPE_TELEGRAM_TOKEN=... -e MOODTAPE_TELEGRAM_WEBHOOK_URL=https://bot.example.org/telegram \
+#     -e MOODTAPE_TELEGRAM_WEBHOOK_LISTEN=0.0.0.0 -p 127.0.0.1:8443:8443 -v moodtape-data:/data moodtape run telegram
 # (Not built in this project's CI: its machines have no Docker engine.)
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
@@ -37,5 +40,7 @@ RUN /opt/venv/bin/pip install . && useradd --create-home --uid 10001 moodtape &&
 ENV PATH=/opt/venv/bin:$PATH
 USER moodtape
 VOLUME /data
+# the Telegram webhook server, when MOODTAPE_TELEGRAM_WEBHOOK_URL is set
+EXPOSE 8443
 ENTRYPOINT ["moodtape"]
 CMD ["stats"]

@@ -1,4 +1,4 @@
-"""The Telegram front end (python-telegram-bot 22, async `Application`, long polling).
+"""The Telegram front end (python-telegram-bot 22, async `Application`, long polling or a webhook).
 
 Handlers only parse what a person sent, call the `Engine`, and render its answer (`bot.telegram_render`).
 Every handler runs inside `_guarded`, so any failure becomes a reply (a `UserError`'s own words, else an
@@ -14,6 +14,11 @@ Lifecycle for a runner that shares its event loop with other front ends::
     await stop_telegram(app)
 
 `app.run_polling()` works too (it calls the same `post_init`), but it owns the event loop.
+
+Updates arrive by long polling unless `MOODTAPE_TELEGRAM_WEBHOOK_URL` is set: then PTB's webhook server
+listens on `MOODTAPE_TELEGRAM_WEBHOOK_LISTEN:PORT` (plain HTTP, behind the reverse proxy that terminates TLS
+for the public URL), registers the URL with `setWebhook`, and accepts only POSTs that carry the secret token
+given to Telegram (a random one per start unless configured), so nobody else can inject updates.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ import asyncio
 import functools
 import logging
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from telegram import Bot, Message, MessageEntity, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
@@ -582,8 +589,53 @@ def build_application(engine: Engine, settings: Settings) -> Application:
     return application
 
 
+def webhook_path(url: str) -> str:
+    """The path PTB's webhook server answers on: the public URL's path (the proxy forwards it unchanged)."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        raise UserError(f"MOODTAPE_TELEGRAM_WEBHOOK_URL must be a full https:// URL, got {url!r}")
+    if parsed.query or parsed.fragment:
+        raise UserError("MOODTAPE_TELEGRAM_WEBHOOK_URL must not have a query or a fragment")
+    return parsed.path.strip("/")
+
+
+def webhook_secret(settings: Settings) -> str:
+    """The secret token Telegram must send with each update: configured, or a fresh random one."""
+    configured = settings.telegram_webhook_secret.get_secret_value() if settings.telegram_webhook_secret else ""
+    if not configured:
+        return secrets.token_urlsafe(32)  # [A-Za-z0-9_-], as Telegram requires
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", configured):
+        raise UserError("MOODTAPE_TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - (1 to 256 of them)")
+    return configured
+
+
+async def _start_updates(application: Application, settings: Settings, poll_timeout_s: float) -> None:
+    """Long polling, or the webhook server + setWebhook; a clear `UserError` when either cannot start."""
+    assert application.updater is not None
+    wanted = [Update.MESSAGE, Update.CALLBACK_QUERY]
+    url = settings.telegram_webhook_url
+    if not url:
+        await application.updater.start_polling(
+            timeout=timedelta(seconds=poll_timeout_s), allowed_updates=wanted, error_callback=_polling_error,
+        )
+        return
+    where = f"{settings.telegram_webhook_listen}:{settings.telegram_webhook_port}"
+    try:
+        await application.updater.start_webhook(
+            listen=settings.telegram_webhook_listen, port=settings.telegram_webhook_port, url_path=webhook_path(url),
+            webhook_url=url, secret_token=webhook_secret(settings), allowed_updates=wanted,
+        )
+    except OSError as exc:
+        raise UserError(f"cannot listen on {where} for the Telegram webhook: {exc.strerror or exc}") from exc
+    except TelegramError as exc:
+        if application.updater.running:
+            await application.updater.stop()
+        raise UserError(f"Telegram refused the webhook {url}: {' '.join(exc.message.split())}") from exc
+    log.info("Telegram webhook: %s -> %s", url, where)
+
+
 async def start_telegram(application: Application, *, poll_timeout_s: float = 10.0) -> None:
-    """Initialise (checks the token with getMe), publish commands, start long polling and the handlers."""
+    """Initialise (checks the token with getMe), publish commands, start receiving updates and the handlers."""
     settings: Settings = application.bot_data["frontend"].settings
     try:
         await application.initialize()
@@ -592,12 +644,11 @@ async def start_telegram(application: Application, *, poll_timeout_s: float = 10
         raise _startup_error(exc, settings) from exc
     if application.post_init is not None:
         await application.post_init(application)
-    assert application.updater is not None
-    await application.updater.start_polling(
-        timeout=timedelta(seconds=poll_timeout_s),
-        allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
-        error_callback=_polling_error,
-    )
+    try:
+        await _start_updates(application, settings, poll_timeout_s)
+    except UserError:
+        await application.shutdown()
+        raise
     await application.start()
 
 
@@ -607,7 +658,8 @@ def _polling_error(exc: TelegramError) -> None:
 
 
 async def stop_telegram(application: Application) -> None:
-    """Stop polling, let running handlers finish, release connections (safe after a failed start)."""
+    """Stop polling or the webhook server, let running handlers finish, release connections (safe after a
+    failed start).  The webhook stays registered with Telegram, which queues updates until the next start."""
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
     if application.running:

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     telegram_token: SecretStr | None = None
     telegram_admins: Annotated[list[int], NoDecode] = Field(default_factory=list)
     telegram_api_url: str | None = Field(default=None, description="Bot API root of a local Bot API server.")
+    telegram_webhook_url: str | None = Field(
+        default=None, description="Public URL Telegram POSTs updates to (webhook mode); unset: long polling."
+    )
+    telegram_webhook_listen: str = Field(default="127.0.0.1", description="Address the webhook server binds.")
+    telegram_webhook_port: int = Field(default=8443, ge=1, le=65535, description="Port the webhook server binds.")
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret Telegram sends with each update (default: a new random one per start)."
+    )
     discord_token: SecretStr | None = None
     discord_admin_role: str | None = None
     user_cooldown_s: float = Field(default=2.0, ge=0, description="Minimum seconds between one user's requests.")

@@ -78,7 +78,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
                 telegram_app = build_application(engine, settings)
                 await start_telegram(telegram_app)
-                print("telegram bot running", file=sys.stderr, flush=True)
+                mode = (f"webhook {settings.telegram_webhook_url} on "
+                        f"{settings.telegram_webhook_listen}:{settings.telegram_webhook_port}"
+                        if settings.telegram_webhook_url else "long polling")
+                print(f"telegram bot running ({mode})", file=sys.stderr, flush=True)
             if "discord" in which:
                 from bot.discord_app import run_discord
 

@@ -9,6 +9,7 @@ oversized callback data, unchanged edits), so a rendering bug fails here as it w
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -493,6 +494,83 @@ async def test_missing_and_rejected_tokens_are_one_line_errors(tmp_path: Path) -
         finally:
             await engine.close()
     assert {c.status for c in server.calls_to("getMe")} == {401, 200}
+
+
+# ---------------------------------------------------------------------------------------------- webhook mode
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_registers_the_url_and_answers_updates_telegram_posts(
+    start_bot: Callable[..., Awaitable[Running]]
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/updates"  # behind a TLS proxy in production; the fake takes http
+    bot = await start_bot(telegram_webhook_url=url, telegram_webhook_port=port)
+    server = bot.server
+    assert server.webhook is not None and server.webhook["url"] == url
+    secret = server.webhook["secret_token"]
+    assert secret and len(secret) >= 32  # a random one, since none was configured
+    assert set(server.webhook["allowed_updates"]) == {"message", "callback_query"}
+    assert not server.calls_to("getUpdates")  # no polling beside the webhook
+
+    server.send_text(ANA, "everything went wrong today")
+    reply = await server.wait_for_message(ANA["id"], contains="I read:")
+    assert [status for _, status in server.webhook_deliveries] == [200]  # POSTed once, accepted
+    rows = server.buttons(reply)
+    server.click(ANA, reply, rows[0][0]["callback_data"])  # callback queries arrive by webhook too
+    await server.wait_for(lambda: [c for c in server.calls_to("answerCallbackQuery")], what="button answer")
+
+
+async def test_webhook_posts_without_telegrams_secret_are_refused(
+    start_bot: Callable[..., Awaitable[Running]]
+) -> None:
+    port = free_port()
+    bot = await start_bot(telegram_webhook_url=f"http://127.0.0.1:{port}/hook", telegram_webhook_port=port,
+                          telegram_webhook_secret="configured_secret-123")
+    server = bot.server
+    assert server.webhook is not None and server.webhook["secret_token"] == "configured_secret-123"
+    forged = {"update_id": 999, "message": {"message_id": 1, "date": 0, "chat": {"id": 1001, "type": "private"},
+                                             "from": ANA, "text": "/add http://evil.example/a.mp3"}}
+    body = json.dumps(forged).encode()
+    assert await server.deliver_raw(body, secret=None) == 403
+    assert await server.deliver_raw(body, secret="guessed") == 403
+    server.send_text(ANA, "/help")  # the real Telegram's delivery still works
+    await server.wait_for_message(ANA["id"], contains="Moodtape")
+    assert not [c for c in server.calls_to("sendMessage") if "evil" in json.dumps(c.params)]
+    assert len([c for c in server.calls_to("sendMessage") if c.params.get("chat_id") == 1001]) == 1
+
+
+async def test_webhook_misconfiguration_is_a_one_line_error(tmp_path: Path, tiny_model: Path) -> None:
+    async with FakeTelegram() as server:
+        base = {"telegram_token": server.token, "telegram_api_url": server.root, "emotion_model": str(tiny_model)}
+        engine = await Engine.open(make_settings(tmp_path, **base))
+        try:
+            for overrides, message in (
+                ({"telegram_webhook_url": "ftp://bot.example/hook"}, "full https:// URL"),
+                ({"telegram_webhook_url": "https://bot.example/hook?x=1"}, "query"),
+                ({"telegram_webhook_url": "https://bot.example/hook", "telegram_webhook_secret": "no spaces"},
+                 "MOODTAPE_TELEGRAM_WEBHOOK_SECRET"),
+            ):
+                app = build_application(engine, make_settings(tmp_path, **base, **overrides))
+                with pytest.raises(UserError, match=message):
+                    await start_telegram(app)
+                await stop_telegram(app)
+            with socket.socket() as taken:
+                taken.bind(("127.0.0.1", 0))
+                taken.listen()
+                port = taken.getsockname()[1]
+                settings = make_settings(tmp_path, **base, telegram_webhook_url=f"http://127.0.0.1:{port}/h",
+                                         telegram_webhook_port=port)
+                app = build_application(engine, settings)
+                with pytest.raises(UserError, match=f"cannot listen on 127.0.0.1:{port}") as raised:
+                    await start_telegram(app)
+                assert "\n" not in str(raised.value)
+                await stop_telegram(app)
+        finally:
+            await engine.close()
 
 
 # ---------------------------------------------------------------------------------------------- the fake

@@ -9,6 +9,10 @@ back.
 It is strict where Telegram is strict and a lenient fake would hide bugs: HTML that Telegram cannot parse,
 texts over 4096 characters, callback data over 64 bytes, edits that change nothing, buttons that are not on
 the message, unknown methods and wrong tokens are all refused the way Telegram refuses them.
+
+Updates reach the bot by long polling (`getUpdates`) or, once the bot called `setWebhook`, the way Telegram
+delivers them to a webhook: a POST of the update's JSON with the `X-Telegram-Bot-Api-Secret-Token` header,
+retried if the bot does not answer 200 (and `getUpdates` is then refused with 409, as Telegram does).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any, TypeVar
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 T = TypeVar("T")
 
@@ -148,6 +152,8 @@ class FakeTelegram:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.webhook: dict[str, Any] | None = None  # setWebhook's url, secret_token, allowed_updates
+        self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status of the bot's answer)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> "FakeTelegram":
@@ -214,6 +220,11 @@ class FakeTelegram:
 
     def _push(self, update: dict[str, Any]) -> dict[str, Any]:
         update["update_id"] = next(self._update_ids)
+        if self.webhook is not None:  # Telegram POSTs each update to the webhook instead of queueing it
+            task = asyncio.get_running_loop().create_task(self._deliver(update))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return update
         self._updates.append(update)
         task = asyncio.get_running_loop().create_task(self._notify())
         self._tasks.add(task)
@@ -403,9 +414,53 @@ class FakeTelegram:
         return self.bot
 
     async def _m_deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = None
         return True
 
+    async def _m_setWebhook(self, params: dict[str, Any]) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            self.webhook = None
+            return True
+        if not url.startswith(("https://", "http://")):  # a local Bot API server also accepts http
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = {"url": url, "secret_token": secret, "allowed_updates": params.get("allowed_updates")}
+        return True
+
+    async def _m_getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.webhook["url"] if self.webhook else "", "has_custom_certificate": False,
+                "pending_update_count": len(self._updates)}
+
+    async def deliver_raw(self, body: bytes, *, secret: str | None) -> int:
+        """POST `body` to the webhook as someone who may not be Telegram (wrong or no secret); the status."""
+        assert self.webhook is not None, "no webhook is set"
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        async with ClientSession() as session, session.post(self.webhook["url"], data=body, headers=headers) as answer:
+            return answer.status
+
+    async def _deliver(self, update: dict[str, Any]) -> None:
+        """What Telegram does with a webhook: POST the update, with the secret token, retry on failure."""
+        assert self.webhook is not None
+        body = json.dumps(update).encode()
+        for _attempt in range(3):
+            try:
+                status = await self.deliver_raw(body, secret=self.webhook["secret_token"])
+            except OSError:
+                status = 0
+            self.webhook_deliveries.append((update["update_id"], status))
+            if status == 200:
+                return
+            await asyncio.sleep(0.2)
+
     async def _m_getUpdates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         offset = int(params.get("offset") or 0)
         if offset:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]  # confirmed ones are gone
