@@ -13,7 +13,8 @@ connect).  So every YoutubeDL we create is pointed at this proxy, which is the o
 - a refused target gets `403` and is recorded in `refusals`, so the caller can say "refused: it points to a
   private address" instead of yt-dlp's generic HTTP error;
 - a plain-HTTP connection carries exactly one request: the client's later bytes are not forwarded, so a
-  kept-alive connection cannot send a second request to another host through the first host's tunnel;
+  kept-alive connection cannot send a second request to another host through the first host's tunnel,
+  and the answer is marked `Connection: close` so that well-behaved clients do not try;
 - heads are capped in size and every read has a deadline.
 
 TLS stays end to end (the proxy only sees host and port of HTTPS connections).  One proxy serves one
@@ -172,7 +173,7 @@ class EgressProxy:
                 await self._pipe_both(reader, writer, upstream_reader, upstream_writer)
             else:
                 await self._forward_one(head, url, reader, upstream_writer)
-                await self._copy(upstream_reader, writer)
+                await self._relay_one_response(reader, writer, upstream_reader)
         finally:
             upstream_writer.close()
             with contextlib.suppress(Exception):
@@ -207,6 +208,39 @@ class EgressProxy:
         if length:
             upstream.write(await asyncio.wait_for(reader.readexactly(int(length)), self.timeout_s))
         await upstream.drain()
+
+    async def _relay_one_response(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                                  upstream: asyncio.StreamReader) -> None:
+        """The server's answer, marked `Connection: close`, until the server or the client closes.
+
+        The mark stops the client from sending a second request on this connection, which would otherwise
+        wait for an answer that never comes (nothing after the first request is forwarded, on purpose); a
+        server that keeps the connection open anyway is left as soon as the client, done reading, hangs up.
+        """
+        try:
+            raw = await asyncio.wait_for(upstream.readuntil(b"\r\n\r\n"), self.timeout_s)
+        except asyncio.LimitOverrunError as exc:
+            raise ProxyRequestError(502, "response head too large") from exc
+        lines = raw[:-4].split(b"\r\n")
+        kept = [line for line in lines[1:]
+                if line.split(b":", 1)[0].strip().lower().decode("latin-1") not in HOP_HEADERS]
+        writer.write(b"\r\n".join([lines[0], *kept, b"Connection: close"]) + b"\r\n\r\n")
+        await writer.drain()
+
+        async def client_hangs_up() -> None:
+            while await reader.read(65536):  # anything more from the client is dropped, never forwarded
+                pass
+
+        watcher = asyncio.create_task(client_hangs_up())
+        relay = asyncio.create_task(self._copy(upstream, writer))
+        try:
+            done, _ = await asyncio.wait({watcher, relay}, return_when=asyncio.FIRST_COMPLETED)
+            if relay in done:
+                relay.result()  # an idle timeout or a dropped connection ends the exchange the same way
+        finally:
+            for task in (watcher, relay):
+                task.cancel()
+            await asyncio.gather(watcher, relay, return_exceptions=True)
 
     async def _copy(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, *, idle: bool = True) -> None:
         """Bytes from `source` to `sink` until `source` ends (or, with `idle`, is silent for `timeout_s`)."""

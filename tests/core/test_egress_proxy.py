@@ -133,6 +133,37 @@ async def test_a_kept_alive_connection_cannot_smuggle_a_second_host(
     assert len(private_web.requests) == before
 
 
+async def test_a_server_that_keeps_the_connection_open_does_not_hold_the_proxy(tmp_path: Path) -> None:
+    """The answer is marked `Connection: close`; when the client hangs up, the proxy lets the server go."""
+    closed = asyncio.Event()
+
+    async def keep_alive_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n"
+                     b"Keep-Alive: timeout=600\r\n\r\nhello")
+        await writer.drain()
+        await reader.read()  # ignores the request's Connection: close and waits for the other side
+        closed.set()
+        writer.close()
+
+    upstream = await asyncio.start_server(keep_alive_server, "127.0.0.1", 0)
+    port = upstream.sockets[0].getsockname()[1]
+    dns = StubDNS({"api.music.test": ["127.0.0.1"]})
+    try:
+        async with guarded(tmp_path, dns) as client, EgressProxy(client, timeout_s=60) as proxy:
+            host, proxy_port = proxy.url.removeprefix("http://").split(":")
+            reader, writer = await asyncio.open_connection(host, int(proxy_port))
+            writer.write(f"GET http://api.music.test:{port}/x HTTP/1.1\r\nHost: api.music.test\r\n\r\n".encode())
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            body = await asyncio.wait_for(reader.readexactly(5), 10)
+            writer.close()  # the client is done, as its Content-Length says
+            await asyncio.wait_for(closed.wait(), 10)  # not the proxy's 60 s idle timeout
+        assert body == b"hello"
+        assert b"Connection: close" in head and b"keep-alive" not in head.lower()
+    finally:
+        upstream.close()
+
+
 @pytest.mark.parametrize("payload, status", [
     (b"GET /relative/path HTTP/1.1\r\nHost: x\r\n\r\n", b"400"),
     (b"CONNECT no-port HTTP/1.1\r\n\r\n", b"400"),
