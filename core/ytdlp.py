@@ -19,8 +19,8 @@ through `core.net.GuardedClient` directly.  What we do instead, in this order:
    proxy), with its own `max_filesize`, a socket timeout and the duration filter, and the result is
    size-checked and sniffed afterwards.
 
-What stays open: TLS is end to end, so the proxy sees hosts, not URLs or bodies; and an extractor that
-shells out to another program would not use the proxy (none of the enabled ones does for audio formats).
+What stays open: TLS is end to end, so the proxy sees hosts, not URLs or bodies.  Formats on protocols that
+would need an external program (RTMP, RTSP, ...) are never chosen, so nothing fetches around the proxy.
 """
 
 from __future__ import annotations
@@ -111,7 +111,10 @@ def duration_filter(max_duration_s: float) -> Callable[..., str | None]:
 def audio_format(max_bytes: int) -> str:
     """Audio only, a plain HTTP(S) download first (it can go through the guarded client), under the cap."""
     cap = f"[filesize<?{max_bytes}][filesize_approx<?{max_bytes}]"
-    return f"bestaudio[protocol^=http][protocol!*=dash]{cap}/bestaudio{cap}"
+    # then HLS, then DASH: both fetched by yt-dlp's native downloaders (through the proxy); formats on other
+    # protocols (RTMP, RTSP, MMS, ...) would need an external program and are never chosen
+    return (f"bestaudio[protocol^=http][protocol!*=dash]{cap}/bestaudio[protocol^=m3u8]{cap}"
+            f"/bestaudio[protocol^=http]{cap}")
 
 
 def ytdlp_options(settings: Settings, folder: Path | None = None, proxy: str = "") -> dict[str, Any]:
@@ -132,7 +135,7 @@ def ytdlp_options(settings: Settings, folder: Path | None = None, proxy: str = "
         "fragment_retries": 1,
         "extractor_retries": 1,
         "proxy": proxy,  # never an environment proxy: connections go through our checks or nowhere
-        "hls_prefer_native": True,  # segments fetched by yt-dlp itself (through the proxy), not by ffmpeg
+        "external_downloader": {"default": "native"},  # segments fetched by yt-dlp itself, through the proxy
         "cachedir": False,
         "noprogress": True,
         "quiet": True,

@@ -278,14 +278,30 @@ def test_ytdlp_options_cap_size_duration_and_sources(tmp_path: Path) -> None:
     assert options["noplaylist"] is True and options["extract_flat"] == "in_playlist"
     assert options["socket_timeout"] == 20 and options["proxy"] == ""  # no proxy from the environment either
     assert ytdlp_options(settings, tmp_path, "http://127.0.0.1:9")["proxy"] == "http://127.0.0.1:9"
-    assert options["hls_prefer_native"] is True  # segments fetched by yt-dlp through the proxy, not by ffmpeg
+    assert options["external_downloader"] == {"default": "native"}  # segments through the proxy, not ffmpeg
+    loaded = YoutubeDL(options)  # the real yt-dlp accepts them and drops the generic extractor
+    names = {name.lower() for name in loaded._ies}  # noqa: SLF001
+    assert "youtube" in names and "generic" not in names
+
+    def chosen(formats: list[dict[str, Any]]) -> list[str]:
+        selector = loaded.build_format_selector(options["format"])
+        ctx = {"formats": formats, "has_merged_format": False, "incomplete_formats": False}
+        return [f["format_id"] for f in selector(ctx)]
+
+    def audio(fid: str, protocol: str, abr: int) -> dict[str, Any]:
+        return {"format_id": fid, "protocol": protocol, "acodec": "opus", "vcodec": "none", "abr": abr,
+                "url": f"{protocol}://media.example/{fid}", "ext": "webm"}
+
+    rtmp, hls, dash, plain = (audio("rtmp", "rtmp", 320), audio("hls", "m3u8_native", 128),
+                              audio("dash", "http_dash_segments", 160), audio("plain", "https", 96))
+    assert chosen([rtmp, hls, dash, plain]) == ["plain"]  # the guarded client can fetch it
+    assert chosen([rtmp, dash, hls]) == ["hls"]  # then yt-dlp's native downloaders, through the proxy
+    assert chosen([rtmp, dash]) == ["dash"]
+    assert chosen([rtmp]) == []  # an external program (rtmpdump, ffmpeg) would fetch around the proxy
     check = options["match_filter"]
     assert check({"duration": 599}) is None and "too long" in check({"duration": 601})
     assert "live" in check({"duration": 10, "is_live": True})
     assert options["outtmpl"]["default"].startswith(str(tmp_path))
-    loaded = YoutubeDL(options)  # the real yt-dlp accepts them and drops the generic extractor
-    names = {name.lower() for name in loaded._ies}  # noqa: SLF001
-    assert "youtube" in names and "generic" not in names
 
 
 def fake_site_ytdlp(api: str, hls: str | None = None) -> Any:
