@@ -97,7 +97,6 @@ class EgressProxy:
         self.client = client
         self.timeout_s = timeout_s if timeout_s is not None else client.settings.download_timeout_s
         self.refusals: list[str] = []
-        self.connections = 0
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.url = ""
@@ -127,7 +126,6 @@ class EgressProxy:
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
-        self.connections += 1
         try:
             await self._handle(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -174,6 +172,8 @@ class EgressProxy:
             else:
                 await self._forward_one(head, url, reader, upstream_writer)
                 await self._relay_one_response(reader, writer, upstream_reader)
+        except ProxyRequestError as exc:  # raised before anything of the answer was sent
+            await self._answer(writer, exc.status, exc.reason)
         finally:
             upstream_writer.close()
             with contextlib.suppress(Exception):
