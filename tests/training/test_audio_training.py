@@ -18,6 +18,7 @@ from training.audio_augment import AugmentConfig, augment, crop_batch, pitch_shi
 from training.audio_corpus import (
     CorpusTrack,
     MelCorpus,
+    debian_tracks,
     folder_tracks,
     game_folds,
     groups_from_split,
@@ -323,3 +324,36 @@ def test_train_cli_reuses_an_earlier_split(capsys: pytest.CaptureFixture[str], t
     code = main(["train", "audio", "--data", str(data), "--labels", str(labels), "--fold", "0/2",
                  "--holdout-from", str(split)])
     assert code != 0 and "leave out" in capsys.readouterr().err
+
+
+def test_train_cli_fold_holds_out_that_folds_games(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`--fold 1/2` on a Debian-style folder: exactly fold 1's games are held out, with absolute paths."""
+    music = tmp_path / "debian"
+    sizes = {"alpha-music": 9, "beta-data": 8, "gamma-data": 8, "delta-music": 8, "tiny-data": 2}
+    rows = []
+    for game, n in sizes.items():
+        (music / "tracks" / game).mkdir(parents=True)
+        for k in range(n):
+            name, _ = STYLES[(k + len(game)) % len(STYLES)]
+            path = f"tracks/{game}/{k:02d}{Path(name).suffix}"
+            shutil.copyfile(AUDIO / name, music / path)
+            rows.append({"track_id": f"{game}:{k}", "package": game, "path": path, "title": f"t{k}"})
+    with open(music / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "run"
+    code = main(["train", "audio", "--debian", str(music), "--fold", "1/2", "--steps", "1", "--batch", "4",
+                 "--device", "cpu", "--out", str(out), "--cache", str(tmp_path / "cache"), "--workers", "1",
+                 "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0
+    expected = game_folds(debian_tracks(music), 2)[1]
+    split = json.loads((out / "split.json").read_text())
+    assert split["debian_games"] == sorted(expected) and split["fold"] == [1, 2]
+    assert "tiny-data" not in split["debian_games"]
+    with open(out / "heldout_debian.csv", newline="") as handle:
+        held = list(csv.DictReader(handle))
+    assert {r["package"] for r in held} == set(expected)
+    assert all(Path(r["abs_path"]).is_absolute() and Path(r["abs_path"]).is_file() for r in held)
+    assert result["data"]["debian"]["heldout"] == sum(sizes[g] for g in expected)
