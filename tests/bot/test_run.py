@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -64,3 +65,31 @@ async def test_run_telegram_answers_and_stops_on_sigterm(tmp_path: Path) -> None
             _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, err.decode()
     assert "stopped" in err.decode()
+
+
+async def test_run_telegram_with_a_webhook_answers_updates_posted_to_it(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/tg"
+    model = build_tiny_roberta(tmp_path / "model")
+    async with FakeTelegram() as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", "telegram", "--no-scheduler",
+            env=_child_env(tmp_path, MOODTAPE_TELEGRAM_TOKEN=server.token, MOODTAPE_TELEGRAM_API_URL=server.root,
+                           MOODTAPE_EMOTION_MODEL=str(model), MOODTAPE_KOREAN_EMOTION_MODEL=str(model),
+                           MOODTAPE_TELEGRAM_WEBHOOK_URL=url, MOODTAPE_TELEGRAM_WEBHOOK_PORT=str(port)),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await server.wait_for(lambda: server.webhook, timeout=60, what="setWebhook")
+            user = FakeTelegram.user(78)
+            chat = server.private_chat(user)
+            server.send_text(user, "/similar Battle for Wesnoth")
+            await server.wait_for_message(chat["id"], contains="Wesnoth", timeout=60)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0, err.decode()
+    assert f"webhook {url} on 127.0.0.1:{port}" in err.decode()
+    assert not server.calls_to("getUpdates")
