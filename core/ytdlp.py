@@ -282,11 +282,15 @@ class YtDlpSource:
                 raise
 
     def _download_sync(self, info: dict[str, Any], folder: Path, proxy: str) -> Path:
+        from yt_dlp import YoutubeDL
         from yt_dlp.utils import YoutubeDLError
 
+        # an extracted info dict, processed a second time: yt-dlp's "load info JSON" path, which expects the
+        # dict as `sanitize_info` leaves it (else it warns about the fields it filled in the first pass)
+        prepared = YoutubeDL.sanitize_info(dict(info))
         try:
             with self._ydl(folder, proxy) as ydl:
-                ydl.process_ie_result(info, download=True)
+                ydl.process_ie_result(prepared, download=True)
         except YoutubeDLError as exc:
             error = ServiceError(f"download failed: {_clean_message(exc)}")
             error.transient = _is_transient(exc)
