@@ -65,6 +65,7 @@ MAX_K = 10
 CONCURRENT_UPDATES = 8
 #: Telegram shows a chat action for about 5 seconds; refresh it a little before it fades.
 ACTION_REFRESH_S = 4.5
+STALE_BUTTON = "This button no longer works."
 AUDIO_SUFFIXES = (".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".m4a", ".aac", ".wma", ".aif", ".aiff")
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -230,6 +231,32 @@ async def chat_action(bot: Bot, chat_id: int, action: str) -> AsyncIterator[None
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+
+
+async def _answer_callback(query: Any, text: str) -> None:
+    try:
+        await query.answer(text[:200])  # Telegram caps callback answers at 200 characters
+    except TelegramError as exc:  # e.g. the query is too old to answer; nothing to show anyway
+        log.info("could not answer a callback query: %s", exc)
+
+
+def _button(handler: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[None]]:
+    """Run a button (callback query) handler: its text is the answer; a failure becomes an answer too, so the
+    spinner on the person's button always stops."""
+
+    @functools.wraps(handler)
+    async def wrapper(self: "TelegramFrontEnd", update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.callback_query is not None
+        try:
+            answer = await handler(self, update, context)
+        except UserError as exc:
+            answer = str(exc)
+        except Exception:
+            log.exception("telegram %s failed (%s)", handler.__name__, _who(update))
+            answer = render.APOLOGY
+        await _answer_callback(update.callback_query, answer)
+
+    return wrapper
 
 
 def _guarded(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
@@ -493,63 +520,40 @@ class TelegramFrontEnd:
         await reply.send("I don't know that command. /help lists what I can do.")
 
     # ---------------------------------------------------------------- buttons
-    async def on_feedback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    @_button
+    async def on_feedback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         query = update.callback_query
         assert query is not None
-        answer = "Thanks!"
-        try:
-            parsed = render.parse_feedback(query.data or "")
-            if parsed is None:
-                answer = "This button no longer works."
-            else:
-                track_id, value = parsed
-                where: dict[str, Any] = {"via": "telegram"}
-                if query.message is not None:
-                    where.update(chat=query.message.chat.id, message=query.message.message_id)
-                await self.engine.feedback(track_id, user_ref(query.from_user.id), value, where)
-                answer = "Thanks! 👍 noted." if value > 0 else "Thanks! 👎 noted, I'll keep it in mind."
-        except UserError as exc:
-            answer = str(exc)
-        except Exception:
-            log.exception("telegram feedback failed (%s)", _who(update))
-            answer = render.APOLOGY
-        await self._answer_callback(query, answer)
+        parsed = render.parse_feedback(query.data or "")
+        if parsed is None:
+            return STALE_BUTTON
+        track_id, value = parsed
+        where: dict[str, Any] = {"via": "telegram"}
+        if query.message is not None:
+            where.update(chat=query.message.chat.id, message=query.message.message_id)
+        await self.engine.feedback(track_id, user_ref(query.from_user.id), value, where)
+        return "Thanks! 👍 noted." if value > 0 else "Thanks! 👎 noted, I'll keep it in mind."
 
-    async def on_strategy_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    @_button
+    async def on_strategy_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
         query = update.callback_query
         assert query is not None
         name = render.parse_strategy(query.data or "")
-        try:
-            if name is None:
-                answer = "This button no longer works."
-            else:
-                ref = user_ref(query.from_user.id)
-                before = await self.engine.strategy_for(ref)
-                await self.engine.set_strategy(ref, name)
-                answer = f"Strategy: {name}"
-                if before != name and isinstance(query.message, Message):
-                    await query.message.edit_text(
-                        render.strategy_text(name), parse_mode=ParseMode.HTML,
-                        reply_markup=render.strategy_keyboard(name),
-                    )
-        except UserError as exc:
-            answer = str(exc)
-        except Exception:
-            log.exception("telegram strategy button failed (%s)", _who(update))
-            answer = render.APOLOGY
-        await self._answer_callback(query, answer)
+        if name is None:
+            return STALE_BUTTON
+        ref = user_ref(query.from_user.id)
+        before = await self.engine.strategy_for(ref)
+        await self.engine.set_strategy(ref, name)
+        if before != name and isinstance(query.message, Message):
+            await query.message.edit_text(
+                render.strategy_text(name), parse_mode=ParseMode.HTML, reply_markup=render.strategy_keyboard(name),
+            )
+        return f"Strategy: {name}"
 
     async def on_stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Buttons we no longer make (an older version's) still get an answer, so the spinner stops."""
         assert update.callback_query is not None
-        await self._answer_callback(update.callback_query, "This button no longer works.")
-
-    @staticmethod
-    async def _answer_callback(query: Any, text: str) -> None:
-        try:
-            await query.answer(text[:200])  # Telegram caps callback answers at 200 characters
-        except TelegramError as exc:  # e.g. the query is too old to answer; nothing to show anyway
-            log.info("could not answer a callback query: %s", exc)
+        await _answer_callback(update.callback_query, STALE_BUTTON)
 
     # ---------------------------------------------------------------- last resort
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
