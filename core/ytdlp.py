@@ -32,7 +32,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.config import Settings
 from core.egress_proxy import EgressProxy
@@ -48,6 +48,7 @@ SERVICE_NAMES = {"youtube": "YouTube", "soundcloud": "SoundCloud", "bandcamp": "
                  "mixcloud": "Mixcloud", "audiomack": "Audiomack"}
 
 YtDlpFactory = Callable[[dict[str, Any]], Any]
+T = TypeVar("T")
 
 
 class ServiceError(NetError):
@@ -238,14 +239,8 @@ class YtDlpSource:
         """Checked, extracted and validated info of one track (format URLs included, valid for a while)."""
         await self.client.check_url(url)
         try:
-            async with EgressProxy(self.client) as proxy, asyncio.timeout(self.settings.download_timeout_s * 2):
-                try:
-                    info = await asyncio.to_thread(self._extract_sync, url, proxy.url)
-                except ServiceError as exc:
-                    refused = proxy.refusal_error()
-                    if refused is not None:
-                        raise refused from exc
-                    raise
+            async with asyncio.timeout(self.settings.download_timeout_s * 2):
+                info = await self._behind_proxy(self._extract_sync, url)
         except TimeoutError as exc:
             error = ServiceError(f"{service_name(extractor_for(url))} took too long to answer")
             error.transient = True
@@ -272,9 +267,14 @@ class YtDlpSource:
                        if k.lower() not in ("host", "cookie")}
             return (await self.client.download_audio(media_url, folder, headers=headers)).path
         await self.client.check_url(media_url)  # segmented: the manifest host first, then every segment's
+        return await self._behind_proxy(self._download_sync, info, folder)
+
+    async def _behind_proxy(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(*args, proxy_url)` in a worker thread, with a filtering proxy as yt-dlp's only way out; when
+        yt-dlp fails because the proxy refused an address, the refusal is the error the user sees."""
         async with EgressProxy(self.client) as proxy:
             try:
-                return await asyncio.to_thread(self._download_sync, info, folder, proxy.url)
+                return await asyncio.to_thread(work, *args, proxy.url)
             except NetError as exc:
                 refused = proxy.refusal_error()
                 if refused is not None:
