@@ -83,11 +83,15 @@ async def bot(start_bot: Callable[..., Awaitable[Running]]) -> Running:
     return await start_bot()
 
 
-def closed_port_url() -> str:
-    """A loopback URL nothing listens on (the port was free a moment ago)."""
+def free_port() -> int:
+    """A loopback port nothing listens on (it was free a moment ago)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+        return int(probe.getsockname()[1])
+
+
+def closed_port_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
 
 
 def listed_ids(text: str) -> list[int]:
@@ -497,12 +501,6 @@ async def test_missing_and_rejected_tokens_are_one_line_errors(tmp_path: Path) -
 
 
 # ---------------------------------------------------------------------------------------------- webhook mode
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_webhook_mode_registers_the_url_and_answers_updates_telegram_posts(
     start_bot: Callable[..., Awaitable[Running]]
 ) -> None:
