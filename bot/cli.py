@@ -1,8 +1,9 @@
 """`moodtape`: the command-line front end.
 
 Each command module registers its sub-parser and a handler `(args, settings) -> exit code` (sync or async).
-Errors a user can cause print one line on stderr and exit 2; anything unexpected is logged with its
-traceback (with -v) and exits 1.  `--json` output goes to stdout alone; progress bars go to stderr.
+Errors a user can cause (`MoodtapeError`) print one line on stderr and exit 2; anything else is a bug: it is
+logged under a reference id (with its traceback when run with -v), the apology names the id, and the exit
+code is 1.  `--json` output goes to stdout alone; progress bars go to stderr.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.commands import COMMAND_MODULES
-from core.config import load_settings
-from core.errors import UserError
-from db.store import StoreError
+from moodtape.bot.commands import COMMAND_MODULES
+from moodtape.core.config import load_settings
+from moodtape.bot.shared.errors import user_message
+from moodtape.core.errors import MoodtapeError
 
 log = logging.getLogger("moodtape")
 
@@ -66,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if inspect.isawaitable(result):
             result = asyncio.run(result)
         return int(result or 0)
-    except (UserError, StoreError, FileNotFoundError, ValueError) as exc:
+    except MoodtapeError as exc:
         if args.verbose:
             log.exception("command failed")
         print(f"moodtape: {exc}", file=sys.stderr)
@@ -77,9 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `moodtape stats --json | head`: the reader left, which is not our error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 141
-    except Exception as exc:  # last line of defence: one line, details with -v
-        log.debug("unexpected error", exc_info=True)
-        print(f"moodtape: unexpected error: {type(exc).__name__}: {exc} (run with -v for details)", file=sys.stderr)
+    except Exception as exc:  # a bug: logged under a reference id, the person gets the apology
+        reply = user_message(exc, log, f"moodtape {args.command}", traceback=bool(args.verbose))
+        hint = "" if args.verbose else " Run with -v for the details."
+        print(f"moodtape: {reply.text}{hint}", file=sys.stderr)
         return 1
 
 

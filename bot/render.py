@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from core.results import RecommendedTrack, SimilarResult
+from moodtape.core.mood.reader import MoodReading
+from moodtape.core.results import ChatResult, RecommendedTrack, SimilarResult
 
 #: What every front end says when something failed on our side (the details go to the log).
-APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+from moodtape.bot.shared.formatting import similar_heading
 
 #: Headline of a mood answer per strategy.
 STRATEGY_HEADINGS: dict[str, str] = {
@@ -38,26 +37,24 @@ def catalogue_note(catalogue: str) -> str:
 
 
 def similar_text(result: SimilarResult) -> str:
-    query = result.query
-    if query.get("track"):
-        head = f"Songs like \"{_label(query['track'])}\" (#{query['track']['id']})"
-    else:
-        head = f"Songs like {query.get('text')}"
-        mood = query.get("mood")
-        if mood and mood.get("description"):
-            head += f" (it sounds {mood['description']})"
-    head += catalogue_note(query.get("catalogue", "")) + ":"
+    heading = similar_heading(result)
+    head = heading.title(('"', '"'))
+    if heading.track_id is not None:
+        head += f" (#{heading.track_id})"
+    if heading.sounds:
+        head += f" (it sounds {heading.sounds})"
+    head += catalogue_note(heading.catalogue) + ":"
     if not result.tracks:
         return head + "\n  nothing comparable in the catalogue yet."
     return head + "\n" + tracks_block(result.tracks)
 
 
-def mood_summary(mood: Any, top: int = 3) -> str:
+def mood_summary(mood: MoodReading, top: int = 3) -> str:
     parts = [f"{label} {prob:.0%}" for label, prob in mood.top(top)]
     return ", ".join(parts)
 
 
-def chat_text(result: Any) -> str:
+def chat_text(result: ChatResult) -> str:
     mood = result.mood
     if mood.confidence == 0.0:  # empty or whitespace: nothing was read, say so rather than "neutral 100%"
         lines = ["There was nothing to read in that message, so here are songs for a neutral mood."]
@@ -69,7 +66,3 @@ def chat_text(result: Any) -> str:
     lines.append(f"Songs ({result.strategy}){catalogue_note(result.catalogue)}:")
     lines.append(tracks_block(result.tracks))
     return "\n".join(lines)
-
-
-def _label(track: dict[str, Any]) -> str:
-    return f"{track['artist']} - {track['title']}" if track.get("artist") else track["title"]

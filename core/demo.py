@@ -16,8 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from db.models import NewTrack
-from db.store import Store
+from moodtape.db.models import NewTrack
+from moodtape.db.store import Store
 
 DEMO_FILE = "demo_catalogue.json"
 META_KEY = "demo_version"
@@ -32,7 +32,7 @@ def is_demo_id(track_id: int) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def demo_data() -> dict[str, Any]:
-    text = (resources.files("core") / "data" / DEMO_FILE).read_text(encoding="utf-8")
+    text = (resources.files("moodtape.core") / "data" / DEMO_FILE).read_text(encoding="utf-8")
     data = json.loads(text)
     if not data.get("tracks"):
         raise RuntimeError("the bundled demo catalogue is empty; rebuild it with training/demo_catalogue.py")

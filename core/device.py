@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import torch
 
+from moodtape.core.errors import SettingsError
 
-class DeviceError(RuntimeError):
-    pass
+
+class DeviceError(SettingsError):
+    """The device setting names a device this machine does not have."""
 
 
 def resolve_device(setting: str = "auto") -> str:
+    """"cpu" or "cuda" for a setting; asking for CUDA on a machine without it is a `DeviceError`, not a crash."""
     if setting == "cpu":
         return "cpu"
     if setting == "cuda":

@@ -3,49 +3,46 @@
 Front ends parse input, call an `Engine` method and render what comes back; everything that decides what
 to recommend lives behind this facade.  Models load lazily (first use, in a worker thread) so a bot starts in
 a second and commands that need no model never pay for one.
+
+The pipeline does not know the engine: `worker()` hands a scheduler worker the store, settings, device,
+embedder and link opener it needs, and `on_queued` is where a scheduler running in this process listens, so
+work queued here (an /add) runs at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import dataclasses
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from core import continuation, demo
-from core.audio.decode import AudioError
-from core.config import Settings
-from core.continuation import ContinueResult
-from core.device import resolve_device
-from core.embedding import EmbedReport, Progress, TrackEmbedder, embed_tracks
-from core.errors import QueryError, UserError
-from core.hybrid import has_own_music, similar_to_audio, similar_tracks
-from core.importer import ImportReport, import_file
-from core.ingest import AddReport, add_files, file_hash
-from core.jobs import retry_later
-from core.links import LinkAddResult, LinkService, looks_like_link
-from core.mood_match import songs_for_mood
-from core.moods import STRATEGIES
-from core.results import RecommendedTrack, SimilarResult, track_json
-from core.similar import find_track
-from db.store import Store
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ChatResult:
-    """The reply to a mood message: what we read, which strategy, which songs."""
-
-    mood: Any  # core.emotion.MoodReading
-    strategy: str
-    tracks: list[RecommendedTrack]
-    catalogue: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"mood": self.mood.to_json(), "strategy": self.strategy, "tracks": [t.to_json() for t in self.tracks]}
+from moodtape.core import demo
+from moodtape.core.audio.decode import AudioError
+from moodtape.core.config import Settings
+from moodtape.core.device import resolve_device
+from moodtape.core.errors import QueryError, StorageError, UserError
+from moodtape.core.links.service import LinkAddResult, LinkService, looks_like_link
+from moodtape.core.mood.reader import MoodReader
+from moodtape.core.mood.space import STRATEGIES
+from moodtape.core.pipeline.embedding import EmbedReport, TrackEmbedder, due_tracks, embed_tracks
+from moodtape.core.progress import Progress
+from moodtape.core.pipeline.importer import ImportReport, import_file
+from moodtape.core.pipeline.ingest import AddReport, add_files, file_hash
+from moodtape.core.pipeline.link_batch import LinkReport
+from moodtape.core.pipeline.overview import JobsOverview, jobs_overview
+from moodtape.core.pipeline.retry import retry_later
+from moodtape.core.pipeline.worker import Worker
+from moodtape.core.recommend import continuation
+from moodtape.core.recommend.continuation import ContinueResult
+from moodtape.core.recommend.hybrid import has_own_music, similar_to_audio, similar_tracks
+from moodtape.core.recommend.mood_match import songs_for_mood
+from moodtape.core.recommend.similar import find_track
+from moodtape.core.results import Catalogue, CatalogueStats, ChatResult, QueryMood, SimilarQuery, SimilarResult
+from moodtape.db.models import Track
+from moodtape.db.store import Store, StoreError
 
 
 class Engine:
@@ -53,8 +50,12 @@ class Engine:
         self.settings = settings
         self.store = store
         self.device = resolve_device(settings.device)
+        #: Called (no arguments) after tracks were queued for embedding; a scheduler in this process
+        #: registers its `wake` here (`start_scheduler(..., on_queued=engine.on_queued)`), so an /add is
+        #: embedded now rather than at the next interval.
+        self.on_queued: list[Callable[[], None]] = []
         self._embedder: TrackEmbedder | None = None
-        self._mood_reader: Any = None
+        self._mood_reader: MoodReader | None = None
         self._demo: Store | None = None
         self._links: LinkService | None = None
         self._load_lock = asyncio.Lock()
@@ -62,8 +63,16 @@ class Engine:
 
     @classmethod
     async def open(cls, settings: Settings) -> "Engine":
-        store = await Store.open(settings.db_path)
-        return cls(settings, store)
+        """Open the configured database; a database that cannot be used is a `StorageError` with the reason."""
+        try:
+            store = await Store.open(settings.db_path)
+        except StoreError as exc:
+            raise StorageError(str(exc)) from exc
+        try:
+            return cls(settings, store)
+        except BaseException:  # e.g. a device setting this machine cannot honour: do not leak the connection
+            await store.close()
+            raise
 
     async def close(self) -> None:
         if self._demo is not None:
@@ -87,15 +96,13 @@ class Engine:
                 self._embedder = await asyncio.to_thread(TrackEmbedder, self.settings, self.device)
             return self._embedder
 
-    async def mood_reader(self) -> Any:
+    async def _reader(self) -> MoodReader:
         async with self._load_lock:
             if self._mood_reader is None:
-                from core.emotion import MoodReader
-
                 self._mood_reader = await asyncio.to_thread(MoodReader, self.settings, self.device)
             return self._mood_reader
 
-    async def catalogue(self, need: str = "audio") -> tuple[Store, str]:
+    async def catalogue(self, need: Literal["audio", "mood"] = "audio") -> tuple[Store, Catalogue]:
         """The store a query runs against: the user's database, or the bundled demo while the database has
         nothing to answer it with.
 
@@ -120,41 +127,14 @@ class Engine:
                 self._demo = await demo.open_demo(self.settings.db_path)
             return self._demo
 
-    # ------------------------------------------------------------------ catalogue changes
-    async def add_files(
-        self,
-        paths: list[Path],
-        *,
-        added_by: str | None = None,
-        licence: str | None = None,
-        embed: bool = True,
-        progress: Progress | None = None,
-        embed_progress: Progress | None = None,
-    ) -> tuple[AddReport, EmbedReport | None]:
-        report = await add_files(
-            self.store, paths, added_by=added_by, licence=licence,
-            max_file_bytes=self.settings.max_file_bytes, progress=progress,
-        )
-        if not embed:
-            return report, None
-        ids = {track_id for track_id, _ in report.added}
-        pending = [t for t in await self.store.list_tracks(status="pending") if t.id in ids]
-        return report, await self.embed(pending, progress=embed_progress)
+    def worker(self) -> Worker:
+        """A scheduler worker on this engine's database, device, models (loaded on first use) and links."""
+        return Worker(self.store, self.settings, device=self.device, embedder=self.embedder,
+                      open_track=self._open_track)
 
-    async def embed_pending(self, limit: int | None = None, progress: Progress | None = None) -> EmbedReport:
-        tracks = await self.store.list_tracks(status="pending", due_only=True, limit=limit)
-        tracks = [t for t in tracks if t.source_kind in ("file", "url")]
-        return await self.embed(tracks, progress=progress)
-
-    async def embed(self, tracks: list[Any], progress: Progress | None = None) -> EmbedReport:
-        """Embed now; link tracks are downloaded for it (then deleted), network trouble is retried later."""
-        if not tracks:
-            return EmbedReport()
-        embedder = await self.embedder()
-        return await embed_tracks(
-            self.store, embedder, tracks, progress=progress, open_source=self.links.open_track,
-            on_transient=retry_later(self.store, self.settings),
-        )
+    async def jobs(self, limit: int = 20) -> JobsOverview:
+        """What `moodtape jobs` shows: the queue, what runs and failed, the tracks waiting (lists <= `limit`)."""
+        return await jobs_overview(self.store, self.settings, limit=limit)
 
     # ------------------------------------------------------------------ links
     @property
@@ -168,34 +148,81 @@ class Engine:
     def links(self, service: LinkService) -> None:
         self._links = service
 
+    def _open_track(self, track: Track) -> AbstractAsyncContextManager[Path]:
+        """The audio of a track, through whichever link service the engine has when the batch runs."""
+        return self.links.open_track(track)
+
+    # ------------------------------------------------------------------ catalogue changes
+    def _queued(self) -> None:
+        for callback in list(self.on_queued):
+            callback()
+
+    async def add_files(
+        self,
+        paths: list[Path],
+        *,
+        added_by: str | None = None,
+        licence: str | None = None,
+        embed: bool = True,
+        progress: Progress | None = None,
+        embed_progress: Progress | None = None,
+    ) -> tuple[AddReport, EmbedReport | None]:
+        """Record files as pending tracks, then embed them now (`embed`) or leave them to the scheduler."""
+        report = await add_files(
+            self.store, paths, added_by=added_by, licence=licence,
+            max_file_bytes=self.settings.max_file_bytes, progress=progress,
+        )
+        ids = [track_id for track_id, _ in report.added]
+        if not embed:
+            if ids:
+                self._queued()
+            return report, None
+        pending = await self.store.list_tracks(status="pending", ids=ids)
+        return report, await self.embed(pending, progress=embed_progress)
+
     async def add_link(self, url: str, *, added_by: str | None = None) -> LinkAddResult:
         """A shared link -> a catalogue track at once (pending, or metadata-only when no audio exists).
 
-        The scheduler (or `moodtape embed`) embeds it later; the result carries a sentence for the reply.
+        The scheduler (woken through `on_queued`) or `moodtape embed` embeds it later; the result carries a
+        sentence for the reply.
         """
-        return await self.links.add(self.store, url, added_by=added_by)
-
-    async def similar_to_link(self, url: str, k: int | None = None) -> SimilarResult:
-        """Songs like the track behind a link: the catalogue's copy when there is one, else its audio,
-        downloaded and embedded on the fly and deleted right after."""
-        k = k or self.settings.default_k
-        store, catalogue = await self.catalogue()
-        info = await self.links.resolve(url)
-        query_info: dict[str, Any] = {"kind": "link", "text": url, "catalogue": catalogue, "track": None,
-                                      "service": info.service}
-        known = await self.links.find_known(store, info)
-        if known is not None and await store.get_vector("audio", known.id) is not None:
-            query_info["track"] = track_json(known)
-            return await self._similar_to_track(store, known, k, query_info)
-        if not info.has_audio:
-            alternative = await self.links.alternative(info)
-            if alternative is None:
-                raise QueryError(f"\"{info.label}\": {info.note or 'no audio'}, and no other source has it")
-            info = alternative
-        async with self.links.audio(info) as path:
-            result = await self.similar_to_file(path, k, label=info.label)
-        result.query.update({"kind": "link", "text": url, "service": info.service})
+        result = await self.links.add(self.store, url, added_by=added_by)
+        if result.status == "pending":
+            self._queued()
         return result
+
+    async def add_links(self, urls: list[str], *, added_by: str | None = None, embed: bool = True,
+                        progress: Progress | None = None) -> LinkReport:
+        """Several links at once (`moodtape add URL...`): an unusable link is reported with the reason and
+        the others go on; with `embed`, the new pending tracks are embedded now, like files."""
+        report = LinkReport()
+        for url in urls:
+            try:
+                report.results.append(await self.links.add(self.store, url, added_by=added_by))
+            except UserError as exc:
+                report.failed.append((url, str(exc)))
+        wanted = report.pending_ids
+        if not embed:
+            if wanted:
+                self._queued()
+            return report
+        report.embedded = await self.embed(await self.store.list_tracks(status="pending", ids=wanted),
+                                           progress=progress)
+        report.states = {t.id: (t.status, t.error) for t in (await self.store.get_tracks(wanted)).values()}
+        return report
+
+    async def embed_pending(self, limit: int | None = None, progress: Progress | None = None) -> EmbedReport:
+        return await self.embed(await due_tracks(self.store, limit), progress=progress)
+
+    async def embed(self, tracks: list[Track], progress: Progress | None = None) -> EmbedReport:
+        """Embed now; link tracks are downloaded for it (then deleted), network trouble is retried later."""
+        if not tracks:
+            return EmbedReport()
+        embedder = await self.embedder()
+        return await embed_tracks(
+            self.store, embedder, tracks, progress=progress, open_source=self._open_track,
+            on_transient=retry_later(self.store, self.settings),
+        )
 
     async def import_file(self, path: Path, progress: Progress | None = None) -> ImportReport:
         if not path.is_file():
@@ -210,10 +237,10 @@ class Engine:
         await store.add_feedback(track_id, user_ref, value, context)
 
     # ------------------------------------------------------------------ queries
-    async def similar(self, query: str, k: int | None = None, *, paths: bool = True) -> SimilarResult:
-        """Songs like a catalogue track (id, "artist - title", title words) or an audio file path.
+    async def similar(self, query: str, k: int | None = None, *, paths: bool = False) -> SimilarResult:
+        """Songs like a catalogue track (id, "artist - title", title words), a link, or (`paths`) a file.
 
-        Chat front ends pass `paths=False`: a stranger's query must never make the server open its own files.
+        Only the CLI passes `paths=True`: a stranger's chat message must never make the server open its files.
         """
         k = k or self.settings.default_k
         text = query.strip()
@@ -224,24 +251,40 @@ class Engine:
             return await self.similar_to_link(text, k)
         store, catalogue = await self.catalogue()
         track = await find_track(store, text)
-        tracks = await similar_tracks(store, track, k, weight_audio=self.settings.weight_audio,
-                                      weight_cf=self.settings.weight_cf)
-        query_info = {"kind": "track", "text": text, "catalogue": catalogue, "track": track_json(track)}
-        return SimilarResult(query=query_info, tracks=tracks)
+        return await self._similar_to_track(store, track, k, SimilarQuery("track", text, catalogue, track))
+
+    async def similar_to_link(self, url: str, k: int | None = None) -> SimilarResult:
+        """Songs like the track behind a link: the catalogue's copy when there is one, else its audio,
+        downloaded and embedded on the fly and deleted right after."""
+        k = k or self.settings.default_k
+        store, catalogue = await self.catalogue()
+        info = await self.links.resolve(url)
+        known = await self.links.find_known(store, info)
+        if known is not None and await store.get_vector("audio", known.id) is not None:
+            query = SimilarQuery("link", url, catalogue, known, service=info.service)
+            return await self._similar_to_track(store, known, k, query)
+        if not info.has_audio:
+            alternative = await self.links.alternative(info)
+            if alternative is None:
+                raise QueryError(f"\"{info.label}\": {info.note or 'no audio'}, and no other source has it")
+            info = alternative
+        async with self.links.audio(info) as path:
+            result = await self.similar_to_file(path, k, label=info.label)
+        query = dataclasses.replace(result.query, kind="link", text=url, service=info.service)
+        return SimilarResult(query=query, tracks=result.tracks)
 
     async def similar_to_file(self, path: Path, k: int | None = None, *, label: str | None = None) -> SimilarResult:
         """Songs like an audio file that need not be in the catalogue (a shared clip, a voice note)."""
         k = k or self.settings.default_k
         store, catalogue = await self.catalogue()
-        query_info: dict[str, Any] = {"kind": "file", "text": label or str(path), "catalogue": catalogue, "track": None}
+        text = label or str(path)
         try:
             digest = await asyncio.to_thread(file_hash, path)
         except OSError as exc:
             raise UserError(f"cannot read {label or path.name}: {exc.strerror or exc}") from exc
         known = await store.find_by_hash(digest)
         if known is not None and known.status == "ready":
-            query_info["track"] = track_json(known)
-            return await self._similar_to_track(store, known, k, query_info)
+            return await self._similar_to_track(store, known, k, SimilarQuery("file", text, catalogue, known))
         embedder = await self.embedder()
         try:
             vectors = await asyncio.to_thread(embedder.embed_file, path)
@@ -249,9 +292,9 @@ class Engine:
             raise UserError(f"{label or path.name}: {exc.reason}") from exc
         tracks = await similar_to_audio(store, vectors.audio, vectors.audio_version, k,
                                         weight_audio=self.settings.weight_audio, weight_cf=self.settings.weight_cf)
-        query_info["mood"] = {"valence": round(float(vectors.mood[0]), 3), "arousal": round(float(vectors.mood[1]), 3),
-                              "description": vectors.mood_details.get("description")}
-        return SimilarResult(query=query_info, tracks=tracks)
+        mood = QueryMood(valence=round(float(vectors.mood[0]), 3), arousal=round(float(vectors.mood[1]), 3),
+                         description=vectors.mood_details.get("description"))
+        return SimilarResult(query=SimilarQuery("file", text, catalogue, mood=mood), tracks=tracks)
 
     async def similar_to_bytes(self, data: bytes, k: int | None = None, *, label: str = "clip") -> SimilarResult:
         """Like `similar_to_file` for audio a bot received in memory; the bytes are deleted right after."""
@@ -261,10 +304,10 @@ class Engine:
             await asyncio.to_thread(path.write_bytes, data)
             return await self.similar_to_file(path, k, label=label)
 
-    async def _similar_to_track(self, store: Store, track: Any, k: int, query_info: dict[str, Any]) -> SimilarResult:
+    async def _similar_to_track(self, store: Store, track: Track, k: int, query: SimilarQuery) -> SimilarResult:
         tracks = await similar_tracks(store, track, k, weight_audio=self.settings.weight_audio,
                                       weight_cf=self.settings.weight_cf)
-        return SimilarResult(query=query_info, tracks=tracks)
+        return SimilarResult(query=query, tracks=tracks)
 
     async def continue_playlist(self, queries: list[str], k: int | None = None) -> ContinueResult:
         """Songs to extend a playlist from its seed songs (each an id, "artist - title" or title words)."""
@@ -276,16 +319,11 @@ class Engine:
         tracks = await continuation.continue_playlist(store, [t.id for t in seeds], k or self.settings.default_k)
         return ContinueResult(seeds=seeds, tracks=tracks, catalogue=catalogue)
 
-    async def read_mood(self, text: str) -> Any:
-        reader = await self.mood_reader()
-        return (await reader.aread([text]))[0]
-
     async def chat(self, text: str, k: int | None = None, strategy: str = "match") -> ChatResult:
         """Read the mood of `text` and pick songs for it with `strategy` (match, lift, calm, energize)."""
-        if strategy not in STRATEGIES:
-            raise UserError(f"unknown strategy \"{strategy}\"; choose one of {', '.join(STRATEGIES)}")
+        _check_strategy(strategy)
         k = k or self.settings.default_k
-        reading = await self.read_mood(text)
+        reading = (await (await self._reader()).aread([text]))[0]
         store, catalogue = await self.catalogue("mood")
         tracks = await songs_for_mood(store, reading.valence, reading.arousal, strategy, k)
         return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue=catalogue)
@@ -296,16 +334,19 @@ class Engine:
         return chosen if chosen in STRATEGIES else "match"
 
     async def set_strategy(self, user_ref: str, strategy: str) -> None:
-        if strategy not in STRATEGIES:
-            raise UserError(f"unknown strategy \"{strategy}\"; choose one of {', '.join(STRATEGIES)}")
+        _check_strategy(strategy)
         await self.store.set_pref(user_ref, "strategy", strategy)
 
-    async def stats(self) -> dict[str, Any]:
-        data = await self.store.stats()
-        data["database"] = str(self.settings.db_path)
-        store, catalogue = await self.catalogue()
-        data["queries_use"] = catalogue
-        data["chat_uses"] = (await self.catalogue("mood"))[1]
-        if "demo" in (catalogue, data["chat_uses"]):
-            data["demo_tracks"] = await (await self._demo_store()).count_tracks("ready")
-        return data
+    async def stats(self) -> CatalogueStats:
+        queries_use = (await self.catalogue())[1]
+        chat_uses = (await self.catalogue("mood"))[1]
+        demo_tracks = None
+        if "demo" in (queries_use, chat_uses):
+            demo_tracks = await (await self._demo_store()).count_tracks("ready")
+        return CatalogueStats.from_store(await self.store.stats(), database=str(self.settings.db_path),
+                                         queries_use=queries_use, chat_uses=chat_uses, demo_tracks=demo_tracks)
+
+
+def _check_strategy(strategy: str) -> None:
+    if strategy not in STRATEGIES:
+        raise UserError(f"unknown strategy \"{strategy}\"; choose one of {', '.join(STRATEGIES)}")

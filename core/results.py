@@ -1,13 +1,20 @@
-"""What the engine answers with: plain records with a stable JSON form (documented in the README)."""
+"""What the engine answers with: plain records with a stable JSON form (documented in the README).
+
+Front ends read the attributes; `to_json()` is the one place each record's `--json` form is spelled.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
-from db.models import Track
+from moodtape.core.mood.reader import MoodReading
+from moodtape.db.models import Track
+
+#: Which store answered: the user's own database, or the bundled demo while the database cannot answer yet.
+Catalogue = Literal["database", "demo"]
 
 
 @dataclass(frozen=True)
@@ -48,15 +55,117 @@ class RecommendedTrack:
 
 
 @dataclass(frozen=True)
+class QueryMood:
+    """The mood heard in a query's audio (a file or a link embedded on the fly)."""
+
+    valence: float
+    arousal: float
+    description: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"valence": self.valence, "arousal": self.arousal, "description": self.description}
+
+
+@dataclass(frozen=True)
+class SimilarQuery:
+    """What a `similar` query was understood as: a catalogue track, an audio file or a link."""
+
+    kind: Literal["track", "file", "link"]
+    text: str  # the query as given (a file's label, the link)
+    catalogue: Catalogue
+    track: Track | None = None  # the catalogue track the query is (None: audio compared on the fly)
+    mood: QueryMood | None = None  # audio compared on the fly: what it sounds like
+    service: str | None = None  # links: who serves it
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "text": self.text, "catalogue": self.catalogue,
+                                "track": None if self.track is None else track_json(self.track)}
+        if self.mood is not None:
+            data["mood"] = self.mood.to_json()
+        if self.service is not None:
+            data["service"] = self.service
+        return data
+
+
+@dataclass(frozen=True)
 class SimilarResult:
-    query: dict[str, Any]
+    query: SimilarQuery
     tracks: list[RecommendedTrack] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {"query": self.query, "tracks": [t.to_json() for t in self.tracks]}
+        return {"query": self.query.to_json(), "tracks": [t.to_json() for t in self.tracks]}
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """The reply to a mood message: what we read, which strategy, which songs."""
+
+    mood: MoodReading
+    strategy: str
+    tracks: list[RecommendedTrack]
+    catalogue: Catalogue
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mood": self.mood.to_json(), "strategy": self.strategy, "tracks": [t.to_json() for t in self.tracks]}
+
+
+@dataclass(frozen=True)
+class TrackCounts:
+    total: int
+    ready: int
+    pending: int
+    failed: int
+    metadata_only: int
+
+
+@dataclass(frozen=True)
+class CatalogueStats:
+    """`moodtape stats`: what the database holds, and which catalogue the queries and the chat use."""
+
+    database: str
+    schema_version: int
+    tracks: TrackCounts
+    sources: dict[str, int]  # source kind -> tracks
+    vectors: dict[str, dict[str, int]]  # vector kind -> model version -> vectors
+    playlists: int
+    playlist_entries: int
+    feedback: int
+    jobs: dict[str, int]  # job status -> jobs
+    queries_use: Catalogue
+    chat_uses: Catalogue
+    demo_tracks: int | None = None  # set when either uses the demo
+
+    @classmethod
+    def from_store(cls, data: dict[str, Any], *, database: str, queries_use: Catalogue, chat_uses: Catalogue,
+                   demo_tracks: int | None = None) -> "CatalogueStats":
+        """From `Store.stats()` plus what only the engine knows."""
+        return cls(
+            database=database, schema_version=data["schema_version"], tracks=TrackCounts(**data["tracks"]),
+            sources=data["sources"], vectors=data["vectors"], playlists=data["playlists"]["count"],
+            playlist_entries=data["playlists"]["entries"], feedback=data["feedback"], jobs=data["jobs"],
+            queries_use=queries_use, chat_uses=chat_uses, demo_tracks=demo_tracks,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "tracks": asdict(self.tracks),
+            "sources": self.sources,
+            "vectors": self.vectors,
+            "playlists": {"count": self.playlists, "entries": self.playlist_entries},
+            "feedback": self.feedback,
+            "jobs": self.jobs,
+            "schema_version": self.schema_version,
+            "database": self.database,
+            "queries_use": self.queries_use,
+            "chat_uses": self.chat_uses,
+        }
+        if self.demo_tracks is not None:
+            data["demo_tracks"] = self.demo_tracks
+        return data
 
 
 def track_json(track: Track) -> dict[str, Any]:
+    """A catalogue track as results show it (the query's track, a continuation's seeds)."""
     return {
         "id": track.id, "title": track.title, "artist": track.artist, "album": track.album,
         "source": track.source, "status": track.status,

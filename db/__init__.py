@@ -1,1 +1,32 @@
-"""Moodtape."""
+"""Storage: one SQLite file (with sqlite-vec) behind the async `Store`; imports neither core nor bot.
+
+Modules by concern: `connection` (open, WAL, migrations, transactions), `tracks`, `vectors`, `playlists`
+(with feedback), `jobs` (queue and leases), `meta` (keys, user prefs, backups); `models` holds the plain
+records that cross the boundary and `errors` db's one error, `StoreError`.
+"""
+
+from moodtape.db.errors import StoreError
+from moodtape.db.models import (
+    VECTOR_DIMS,
+    Job,
+    Neighbor,
+    NewTrack,
+    SourceKind,
+    StoredVector,
+    Track,
+    TrackStatus,
+)
+from moodtape.db.store import Store
+
+__all__ = [
+    "VECTOR_DIMS",
+    "Job",
+    "Neighbor",
+    "NewTrack",
+    "SourceKind",
+    "Store",
+    "StoreError",
+    "StoredVector",
+    "Track",
+    "TrackStatus",
+]

@@ -17,13 +17,19 @@ from typing import Any, Callable
 
 import sqlite_vec
 
+from moodtape.db.errors import StoreError
 
-class ExtensionUnavailable(RuntimeError):
-    """No installed SQLite driver can load sqlite-vec."""
+__all__ = ["Driver", "ExtensionUnavailable", "connector", "pick_driver"]
+
+
+class ExtensionUnavailable(StoreError):
+    """No installed SQLite driver can load sqlite-vec (a StoreError: the fix is an install, shown as is)."""
 
 
 @dataclass(frozen=True)
 class Driver:
+    """The DB-API module in use; callers need it for its `Row` class and to open sibling files (backups)."""
+
     name: str
     module: ModuleType
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+
+import aiosqlite
+
+__all__ = ["Migration", "apply", "available"]
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -22,7 +25,7 @@ class Migration:
 
 
 def available() -> list[Migration]:
-    folder = resources.files("db") / "migrations"
+    folder = resources.files("moodtape.db") / "migrations"
     found = []
     for entry in folder.iterdir():
         match = _NAME.match(entry.name)
@@ -35,9 +38,14 @@ def available() -> list[Migration]:
     return found
 
 
-def apply(conn: Any) -> list[str]:
-    """Bring a synchronous DB-API connection up to date; returns the names of the migrations applied."""
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+async def apply(conn: aiosqlite.Connection) -> list[str]:
+    """Bring an open connection up to date; returns the names of the migrations applied.
+
+    Runs through aiosqlite's public API on the store's own connection, which is what `:memory:` databases
+    need (another connection would see another, empty database).
+    """
+    async with conn.execute("PRAGMA user_version") as cursor:
+        current = (await cursor.fetchone())[0]
     migrations = available()
     if current > len(migrations):
         raise RuntimeError(
@@ -47,12 +55,12 @@ def apply(conn: Any) -> list[str]:
     for migration in migrations[current:]:
         # executescript() commits any open transaction first; wrap the script so it is atomic.
         try:
-            conn.executescript(
+            await conn.executescript(
                 "BEGIN IMMEDIATE;\n" + migration.sql + f"\nPRAGMA user_version = {migration.version};\nCOMMIT;"
             )
         except Exception as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                await conn.execute("ROLLBACK")
             raise RuntimeError(f"migration {migration.name} failed: {exc}") from exc
         applied.append(migration.name)
     return applied

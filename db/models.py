@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
+__all__ = [
+    "TRACK_COLUMNS", "VECTOR_DIMS", "Job", "Neighbor", "NewTrack", "SourceKind", "StoredVector", "Track",
+    "TrackStatus",
+]
+
 TrackStatus = Literal["pending", "ready", "failed", "metadata_only"]
 SourceKind = Literal["file", "url", "catalogue"]
-VectorKind = Literal["audio", "cf", "mood"]
 
 #: Dimensions fixed by the schema (see migrations); a model that changes one needs a migration.
 VECTOR_DIMS: dict[str, int] = {"audio": 128, "cf": 64, "mood": 2}

@@ -16,9 +16,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 for _name in [n for n in os.environ if n.startswith("MOODTAPE_")]:
     del os.environ[_name]
 
-from core.config import Settings  # noqa: E402
-from core.engine import Engine  # noqa: E402
-from db.store import Store  # noqa: E402
+from moodtape.core.config import Settings  # noqa: E402
+from moodtape.core.engine import Engine  # noqa: E402
+from moodtape.db.store import Store  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUDIO = FIXTURES / "audio"

@@ -24,7 +24,6 @@ held-out (test) precision@5 is logged as a curve only and never picks anything.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import random
@@ -39,10 +38,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.audio.encoder import AudioCNN, EncoderConfig, pool_windows, save_encoder, window_starts
-from training.audio_augment import AugmentConfig, augment, crop_batch
-from training.audio_corpus import EMOTION_OUTPUTS, MelCorpus
-from training.retrieval_metrics import chance_precision, precision_at_k
+from moodtape.core.audio.encoder import AudioCNN, EncoderConfig, pool_windows, window_starts
+from moodtape.core.errors import UserError
+from moodtape.training.audio_augment import AugmentConfig, augment, crop_batch
+from moodtape.training.audio_corpus import EMOTION_OUTPUTS, MelCorpus
+from moodtape.training.audio_losses import group_contrastive, nt_xent, spread
+from moodtape.training.retrieval_metrics import chance_precision, precision_at_k
 
 PRESETS: dict[str, dict[str, Any]] = {
     # minutes on two CPU cores: checks the whole pipeline, not a model to ship
@@ -89,44 +90,6 @@ class Heads(nn.Module):
         self.emotion = nn.Linear(dim, EMOTION_OUTPUTS) if emotions else None
 
 
-def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
-    """SimCLR's loss for N positive pairs (a[i], b[i]); the other 2N - 2 views are the negatives."""
-    z = F.normalize(torch.cat([a, b]), dim=1)
-    n = a.shape[0]
-    sims = z @ z.T / temperature
-    sims.fill_diagonal_(float("-inf"))
-    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(z.device)
-    return F.cross_entropy(sims, targets)
-
-
-def group_contrastive(unit: torch.Tensor, groups: list[str], temperature: float) -> torch.Tensor:
-    """Supervised contrastive loss (Khosla et al. 2020): every other view of the same group is a positive.
-
-    Anchors without a positive in the batch add nothing; a batch with none at all gives 0.
-    """
-    n = unit.shape[0]
-    codes = {g: k for k, g in enumerate(dict.fromkeys(groups))}
-    ids = torch.tensor([codes[g] for g in groups], device=unit.device)
-    eye = torch.eye(n, dtype=torch.bool, device=unit.device)
-    positive = (ids.unsqueeze(0) == ids.unsqueeze(1)) & ~eye
-    sims = (unit @ unit.T / temperature).masked_fill(eye, float("-inf"))
-    log_prob = sims - torch.logsumexp(sims, dim=1, keepdim=True)
-    counts = positive.sum(dim=1)
-    has = counts > 0
-    if not bool(has.any()):
-        return unit.new_zeros(())
-    mean_pos = log_prob.masked_fill(~positive, 0.0).sum(dim=1)[has] / counts[has]
-    return -mean_pos.mean()
-
-
-def spread(unit: torch.Tensor) -> dict[str, float]:
-    """Collapse monitor on unit vectors: mean per-dimension std and mean pairwise cosine (others only)."""
-    n = unit.shape[0]
-    sims = unit @ unit.T
-    off = (sims.sum() - sims.diagonal().sum()) / max(1, n * (n - 1))
-    return {"dim_std": float(unit.std(dim=0).mean()), "mean_cos": float(off)}
-
-
 @dataclass
 class Batch:
     index: np.ndarray
@@ -137,7 +100,7 @@ class Trainer:
     def __init__(self, corpus: MelCorpus, train_idx: list[int], heldout_idx: list[int], config: TrainConfig,
                  log: Callable[[str], None] = print, val_idx: list[int] | None = None) -> None:
         if len(train_idx) < 2:
-            raise ValueError("need at least 2 training tracks")
+            raise UserError("need at least 2 training tracks")
         self.corpus, self.config, self.log = corpus, config, log
         self.train_idx, self.heldout_idx = list(train_idx), list(heldout_idx)
         self.val_idx = list(val_idx or [])
@@ -364,7 +327,7 @@ class Trainer:
     def load_checkpoint(self, path: Path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=False)
         if state["tasks"] != self.tasks:
-            raise ValueError(f"{path} was trained with other label tasks: {state['tasks']}")
+            raise UserError(f"{path} was trained with other label tasks: {state['tasks']}")
         self.model.load_state_dict(state["model"])
         self.heads.load_state_dict(state["heads"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -384,258 +347,8 @@ class Trainer:
         return model.eval(), int(self.best["step"])
 
 
-# ---- reports ----------------------------------------------------------------------------------------------
-
 def selection_score(precision: dict[str, dict[str, float]]) -> float:
     """One number to pick a checkpoint by: mean over label tasks of p@5 above chance, as a share of the room."""
     gains = [(r["p@5"] - r["chance"]) / max(1e-9, 1 - r["chance"]) for r in precision.values()]
     return round(float(np.mean(gains)), 4) if gains else float("nan")
 
-
-def plot_history(history: list[dict[str, Any]], path: Path) -> None:
-    """Training curves: the losses, the embedding spread, and held-out precision@5 per label task."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    steps = [h["step"] for h in history]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
-    for name in history[0]["loss"]:
-        axes[0].plot(steps, [h["loss"][name] for h in history], label=name)
-    axes[0].set_title("training losses (epoch means)")
-    axes[0].set_xlabel("step")
-    axes[0].legend()
-    axes[1].plot(steps, [h["spread"]["dim_std"] for h in history], label="per-dim std of unit vectors")
-    axes[1].plot(steps, [h["spread"]["mean_cos"] for h in history], label="mean pairwise cosine")
-    axes[1].axhline(1 / math.sqrt(128), color="grey", linestyle=":", label="1/sqrt(128)")
-    axes[1].set_title("embedding spread (collapse monitor)")
-    axes[1].set_xlabel("step")
-    axes[1].legend()
-    tasks = sorted({task for h in history for task in h.get("heldout", {})})
-    for task in tasks:
-        axes[2].plot(steps, [h.get("heldout", {}).get(task, {}).get("p@5", float("nan")) for h in history],
-                     label=f"{task} p@5")
-        chance = next((h["heldout"][task]["chance"] for h in history if task in h.get("heldout", {})), None)
-        if chance is not None:
-            axes[2].axhline(chance, linestyle=":", color=axes[2].lines[-1].get_color())
-    for task in sorted({task for h in history for task in h.get("val", {})}):
-        axes[2].plot(steps, [h.get("val", {}).get(task, {}).get("p@5", float("nan")) for h in history],
-                     linestyle="--", label=f"validation {task} p@5")
-    best = [h["step"] for h in history if h.get("best")]
-    if best:
-        axes[2].axvline(best[-1], color="black", linewidth=0.8, label="exported (best validation)")
-    axes[2].set_title("held-out p@5 (dotted: chance; never used to select)")
-    axes[2].set_xlabel("step")
-    if tasks or best:
-        axes[2].legend(fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def write_split_csvs(corpus: MelCorpus, heldout_idx: list[int], out_dir: Path) -> dict[str, str]:
-    """One CSV per source of the held-out tracks, for `moodtape eval audio`.
-
-    The rows keep the source's own columns and gain `abs_path`, the file's absolute path: tracks of several
-    `--debian` folders have paths relative to different folders, and `--file-column abs_path` finds them all
-    whatever `--data` says.
-    """
-    written = {}
-    for source in sorted({corpus.tracks[i].source for i in heldout_idx}):
-        tracks = [corpus.tracks[i] for i in heldout_idx if corpus.tracks[i].source == source]
-        if not tracks or not tracks[0].row:
-            continue
-        rows = [{**t.row, "abs_path": str(t.path.resolve())} for t in tracks]
-        path = out_dir / f"heldout_{source}.csv"
-        with open(path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        written[source] = str(path)
-    return written
-
-
-def model_card(summary: dict[str, Any]) -> str:
-    """The model card shipped next to the weights: what it was trained on, how it was split and measured."""
-    split = summary["split"]
-    lines = [
-        f"# Moodtape learned audio encoder `{summary['version']}`",
-        "",
-        "A compact CNN over 64-band log-mel windows of ~3 s (22,050 Hz, FFT 2048, hop 512); a clip's vector is",
-        "the normalised mean of its windows' unit vectors (128-d, cosine). "
-        f"{summary['parameters']:,} parameters, float32 safetensors.",
-        "",
-        "## Training",
-        f"- Command: `{summary['command']}`",
-        f"- Recipe: {summary['config']['steps']} steps of {summary['config']['batch']} tracks x 2 augmented crops, "
-        f"AdamW lr {summary['config']['lr']}, seed {summary['config']['seed']}, device {summary['config']['device']}, "
-        f"{summary['train_seconds'] / 60:.1f} min.",
-        "- Losses: NT-Xent between two augmented crops of a track (temperature "
-        f"{summary['config']['temperature']}); cosine-softmax heads for the labels "
-        f"({', '.join(t for t in summary['tasks'] if t != 'emotion') or 'none'})"
-        + ("; regression of Emotify's listener emotions (valence, arousal, 9 GEMS)" if "emotion" in summary["tasks"]
-           else "")
-        + (f"; same-group supervised contrastive loss (weight {summary['config']['group_weight']}, groups: game, "
-           "artist, rendered collection)." if summary["config"].get("group_weight", 0) > 0 else "."),
-        "- Augmentations on log-mels: gain, EQ and low/high-pass, reverb tail, compression, pitch shift, time stretch,",
-        "  mixing with another clip, time/frequency masking.",
-        "",
-        "## Data and split",
-    ]
-    for source, info in summary["data"].items():
-        lines.append(f"- {source}: {info['train']} training tracks, {info.get('validation', 0)} validation "
-                     f"({info.get('validation_groups', 0)} groups), {info['heldout']} held out "
-                     f"({info['heldout_groups']} of {info['groups']} groups).")
-    lines += [
-        f"- Held out by group, never by clip: Debian games {', '.join(split['debian_games']) or 'none'}; "
-        f"Emotify artists of {len(split['emotify_track_ids'])} clips (track ids in `split.json`), chosen by seed "
-        f"{summary['config']['seed']}.",
-        "",
-        f"- Exported weights: step {summary['exported_step']} of {summary['config']['steps']}, chosen by "
-        + ("precision@5 on the validation groups (carved from the training groups; the held-out groups never "
-           "chose anything)." if summary["selected_by"] == "validation" else "the last step."),
-        "",
-        "## Held-out results (precision@5 of same-label neighbours at the exported step, <= 8 windows per track)",
-    ]
-    for task, result in summary["final"].get("heldout", {}).items():
-        lines.append(f"- {task}: p@5 {result['p@5']:.3f} (chance {result['chance']:.3f}, n {result['n']})")
-    lines += [
-        "",
-        "`moodtape eval audio` measures the shipped weights beside the handcrafted baseline (see the README).",
-        "",
-        "## Licence of the weights",
-        "Trained on Emotify (Aljanaki, Wiering & Veltkamp 2016; Magnatune music; research / non-commercial use",
-        "only) and on GPL-2+/GPL-3+/CC-BY-SA game music from Debian packages. The weights are a model fitted to",
-        "that audio, not the audio itself, but because Emotify's terms are non-commercial, these weights should",
-        "be treated as research / non-commercial too: a commercial deployment must retrain on music it may use",
-        "(`moodtape train audio` without `--emotify`). Whether model weights are derivative works of GPL / CC-BY-SA",
-        "training audio is unsettled; we credit the Debian packages' authors here as attribution.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def build_corpus(*, debian: Path | list[Path] | None, emotify: Path | None,
-                 extra: list[tuple[Path, Path, str, str]] | None, config: TrainConfig, cache_dir: Path | None,
-                 workers: int | None) -> MelCorpus:
-    """Every source's tracks with their log-mels; each source folder is cached on its own, so adding a
-    source to a later run reuses the log-mels of the others."""
-    from training.audio_corpus import debian_tracks, emotify_tracks, folder_tracks, load_mels, merge_corpora
-
-    parts = []
-    for music_dir in ([debian] if isinstance(debian, Path) else debian or []):
-        parts.append(debian_tracks(music_dir))
-    if emotify is not None:
-        parts.append(emotify_tracks(emotify))
-    for data_dir, labels_csv, file_column, label_column in extra or []:
-        parts.append(folder_tracks(data_dir, labels_csv, file_column, label_column))
-    parts = [p for p in parts if p]
-    if not parts:
-        raise ValueError("no training data: give --debian, --emotify and/or --data with --labels")
-    return merge_corpora([load_mels(p, config.encoder, cache_dir=cache_dir, workers=workers) for p in parts])
-
-
-def run(*, debian: Path | list[Path] | None, emotify: Path | None,
-        extra: list[tuple[Path, Path, str, str]] | None = None, out_dir: Path, cache_dir: Path | None,
-        preset: str = "full", overrides: dict[str, Any] | None = None, holdout_share: float = 0.3,
-        holdout_games: list[str] | None = None, holdout_from: Path | None = None,
-        fold: tuple[int, int] | None = None, val_share: float = 0.0,
-        ship: Path | None = None, command: str = "", log: Callable[[str], None] = print,
-        workers: int | None = None) -> dict[str, Any]:
-    """Build the corpus, split it by group, train, and write weights, checkpoint, plot, card and summary.
-
-    `holdout_from` (an earlier run's split.json) holds out exactly that run's music, so two recipes are
-    measured on the same tracks even when one of them trains on more sources.  `fold` = (i, k) holds out
-    the Debian games of fold i of k (`game_folds`) for cross-validation by game.
-    """
-    from training.audio_corpus import game_folds, groups_from_split, split_groups, validation_groups
-
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    config = TrainConfig(**{**PRESETS[preset], **(overrides or {})})
-    corpus = build_corpus(debian=debian, emotify=emotify, extra=extra, config=config, cache_dir=cache_dir,
-                          workers=workers)
-    if holdout_from is not None:
-        held = groups_from_split(corpus.tracks, json.loads(holdout_from.read_text(encoding="utf-8")))
-    else:
-        if fold is not None:
-            index, k = fold
-            holdout_games = game_folds(corpus.tracks, k)[index]
-        fixed = {"debian": holdout_games} if holdout_games is not None else None
-        held = split_groups(corpus.tracks, holdout_share=holdout_share, seed=config.seed, fixed=fixed)
-    training_groups = {t.group for t in corpus.tracks if t.group not in held}
-    val_groups = validation_groups(corpus.tracks, training_groups, share=val_share, seed=config.seed)
-    train_idx = [i for i, t in enumerate(corpus.tracks) if t.group not in held and t.group not in val_groups]
-    val_idx = [i for i, t in enumerate(corpus.tracks) if t.group in val_groups]
-    heldout_idx = [i for i, t in enumerate(corpus.tracks) if t.group in held]
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(corpus, train_idx, heldout_idx, config, log=log, val_idx=val_idx)
-    log(json.dumps({"train_tracks": len(train_idx), "val_tracks": len(val_idx), "heldout_tracks": len(heldout_idx),
-                    "tasks": trainer.tasks, "device": config.device, "steps": config.steps, "batch": config.batch}))
-    checkpoint = out_dir / "checkpoint.pt"
-    if checkpoint.exists():
-        trainer.load_checkpoint(checkpoint)
-        log(f"resumed from {checkpoint} at step {trainer.step}")
-    started = time.perf_counter()
-
-    def on_epoch(_: dict[str, Any]) -> None:
-        trainer.save_checkpoint(checkpoint)
-        plot_history(trainer.history, out_dir / "training_curves.png")
-
-    trainer.fit(on_epoch)
-    train_seconds = time.perf_counter() - started
-    trainer.model.cpu()
-    exported, exported_step = trainer.export_model()
-    weights = out_dir / "encoder.safetensors"
-    version = save_encoder(exported.cpu(), weights, {"trained_steps": str(exported_step)})
-    trainer.model.to(trainer.device)
-    final = next((h for h in trainer.history if h["step"] == exported_step), None)
-    if final is None:
-        final = trainer.history[-1] if trainer.history else trainer.monitor()
-
-    data: dict[str, dict[str, int]] = {}
-    for source in sorted({t.source for t in corpus.tracks}):
-        idx = [i for i, t in enumerate(corpus.tracks) if t.source == source]
-        groups = {corpus.tracks[i].group for i in idx}
-        data[source] = {"train": sum(1 for i in idx if i in set(train_idx)),
-                        "validation": sum(1 for i in idx if i in set(val_idx)),
-                        "heldout": sum(1 for i in idx if i in set(heldout_idx)),
-                        "groups": len(groups), "heldout_groups": len(groups & held),
-                        "validation_groups": len(groups & val_groups)}
-    split = {
-        "seed": config.seed,
-        "debian_games": sorted({corpus.tracks[i].group for i in heldout_idx
-                                if corpus.tracks[i].source == "debian"}),
-        "emotify_track_ids": sorted(int(corpus.tracks[i].row["track_id"]) for i in heldout_idx
-                                    if corpus.tracks[i].source == "emotify"),
-        "other_groups": sorted({corpus.tracks[i].group for i in heldout_idx
-                                if corpus.tracks[i].source not in ("debian", "emotify")}),
-        "validation_groups": sorted(val_groups),
-        **({"fold": list(fold)} if fold is not None else {}),
-    }
-    summary = {
-        "version": version, "weights": str(weights),
-        "parameters": sum(p.numel() for p in trainer.model.parameters()),
-        "weights_bytes": weights.stat().st_size, "command": command, "train_seconds": round(train_seconds, 1),
-        "exported_step": exported_step, "selected_by": "validation" if trainer.best is not None else "last step",
-        "config": {**asdict(config), "encoder": asdict(config.encoder), "augment": asdict(config.augment)},
-        "tasks": sorted(trainer.tasks) + (["emotion"] if trainer.heads.emotion is not None else []),
-        "data": data, "split": split, "final": final, "split_csvs": write_split_csvs(corpus, heldout_idx, out_dir),
-    }
-    (out_dir / "split.json").write_text(json.dumps(split, indent=1) + "\n", encoding="utf-8")
-    (out_dir / "MODEL_CARD.md").write_text(model_card(summary), encoding="utf-8")
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1, default=str) + "\n", encoding="utf-8")
-    if trainer.history:
-        plot_history(trainer.history, out_dir / "training_curves.png")
-    if ship is not None:
-        import shutil
-
-        ship.mkdir(parents=True, exist_ok=True)
-        for name in ("encoder.safetensors", "MODEL_CARD.md", "split.json"):
-            shutil.copyfile(out_dir / name, ship / name)
-        summary["shipped_to"] = str(ship)
-    return {"version": version, "out": str(out_dir), "exported_step": exported_step, "final": final, "data": data,
-            "train_seconds": summary["train_seconds"], "split_csvs": summary["split_csvs"],
-            **({"shipped_to": str(ship)} if ship is not None else {})}

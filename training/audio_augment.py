@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from core.audio.decode import SAMPLE_RATE
+from moodtape.core.audio.decode import SAMPLE_RATE
 
 
 @dataclass(frozen=True)

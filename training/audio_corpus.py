@@ -11,22 +11,16 @@ tracks of an album would be measured on how well it remembers that album, not on
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import functools
-import hashlib
-import os
-import sys
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from core.audio.decode import AudioError, decode
-from core.audio.encoder import EncoderConfig, encoder_input
+from moodtape.core.audio.encoder import EncoderConfig, encoder_input
+from moodtape.core.errors import UserError
+from moodtape.training.audio_data import debian_manifest, decode_each, emotify_rows, read_labels
+from moodtape.training.npz_cache import files_key, load_arrays, save_arrays
 
 #: Emotify's nine GEMS columns and the valence/arousal targets derived from them (training/song_mood.py).
 EMOTION_OUTPUTS = 11
@@ -44,11 +38,7 @@ class CorpusTrack:
 
 def debian_tracks(music_dir: Path) -> list[CorpusTrack]:
     """Tracks of `fetch-debian-music.sh`'s OUTDIR; the label and the group are the game (Debian package)."""
-    manifest = music_dir / "manifest.csv"
-    if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest} not found: run ../shared/scripts/fetch-debian-music.sh {music_dir}")
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if (music_dir / row["path"]).is_file()]
+    rows = debian_manifest(music_dir)
     rows.sort(key=lambda r: r["path"])
     return [CorpusTrack(music_dir / r["path"], "debian", r["package"], {"game": r["package"]}, row=r)
             for r in rows]
@@ -56,14 +46,10 @@ def debian_tracks(music_dir: Path) -> list[CorpusTrack]:
 
 def emotify_tracks(data_dir: Path) -> list[CorpusTrack]:
     """Emotify clips: genre label, listener emotions as regression targets, grouped by artist."""
-    from core.moods import GEMS
-    from training.song_mood import gems_to_va
+    from moodtape.core.mood.space import GEMS
+    from moodtape.training.song_mood import gems_to_va
 
-    table = data_dir / "tracks.csv"
-    if not table.is_file():
-        raise FileNotFoundError(f"{table} not found (expected the Emotify folder with tracks.csv and clips/)")
-    with open(table, newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if (data_dir / row["file"]).is_file()]
+    rows = emotify_rows(data_dir)
     rows.sort(key=lambda r: int(r["track_id"]))
     out = []
     for row in rows:
@@ -76,8 +62,6 @@ def emotify_tracks(data_dir: Path) -> list[CorpusTrack]:
 
 def folder_tracks(data_dir: Path, labels_csv: Path, file_column: str, label_column: str) -> list[CorpusTrack]:
     """Any labelled folder (e.g. rendered MIDI with composer labels); the label is also the group."""
-    from training.audio_data import read_labels
-
     return [CorpusTrack(f.path, "folder", f"{labels_csv.stem}:{f.label}", {labels_csv.stem: f.label}, row=f.row)
             for f in read_labels(data_dir, labels_csv, file_column=file_column, label_column=label_column)]
 
@@ -109,61 +93,26 @@ def merge_corpora(parts: list[MelCorpus]) -> MelCorpus:
                      np.concatenate(offsets))
 
 
-def _init_worker() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _one_mel(config: EncoderConfig, window_s: float, path: str) -> np.ndarray | str:
-    try:
-        decoded = decode(path, window_s=window_s)
-    except AudioError as exc:
-        return exc.reason
-    return encoder_input(decoded.samples, config).numpy().astype(np.float16)
-
-
-def _cache_key(tracks: list[CorpusTrack], config: EncoderConfig, window_s: float) -> str:
-    digest = hashlib.sha256(repr((config, window_s)).encode())
-    for track in tracks:
-        stat = track.path.stat()
-        digest.update(f"{track.path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}".encode())
-    return digest.hexdigest()[:16]
+def _log_mel(config: EncoderConfig, samples: np.ndarray) -> np.ndarray:
+    return encoder_input(samples, config).numpy().astype(np.float16)
 
 
 def load_mels(tracks: list[CorpusTrack], config: EncoderConfig, *, cache_dir: Path | None,
               window_s: float = 300.0, workers: int | None = None) -> MelCorpus:
     """Log-mels of up to `window_s` seconds from the middle of each track, cached by file stats + config."""
-    cache_file = None
-    if cache_dir is not None:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        cache_file = cache_dir / f"mels-{_cache_key(tracks, config, window_s)}.npz"
-        if cache_file.exists():
-            data = np.load(cache_file)
-            kept = data["index"].tolist()
-            return MelCorpus([tracks[i] for i in kept], data["mels"], data["offsets"])
-    workers = workers or max(1, min(4, os.cpu_count() or 1))
-    fn = functools.partial(_one_mel, config, window_s)
-    parts, kept = [], []
-    paths = [str(t.path) for t in tracks]
-    with contextlib.ExitStack() as stack:
-        if workers > 1:  # worker processes only pay off beyond one (each imports torch)
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, initializer=_init_worker))
-            results: Iterator[np.ndarray | str] = pool.map(fn, paths, chunksize=2)
-        else:
-            results = map(fn, paths)
-        for i, result in enumerate(tqdm(results, total=len(tracks), desc="log-mels", unit="track")):
-            if isinstance(result, str):
-                tqdm.write(f"skipped {tracks[i].path}: {result}", file=sys.stderr)
-                continue
-            parts.append(result)
-            kept.append(i)
+    paths = [t.path for t in tracks]
+    cache_file = (cache_dir / f"mels-{files_key(paths, repr((config, window_s)))}.npz"
+                  if cache_dir is not None else None)
+    cached = load_arrays(cache_file)
+    if cached is not None:
+        return MelCorpus([tracks[i] for i in cached["index"].tolist()], cached["mels"], cached["offsets"])
+    parts, kept = decode_each(paths, functools.partial(_log_mel, config), window_s=window_s, workers=workers,
+                              desc="log-mels")
     if not parts:
-        raise ValueError("no track could be decoded")
+        raise UserError("no track could be decoded")
     offsets = np.concatenate([[0], np.cumsum([p.shape[1] for p in parts])]).astype(np.int64)
     mels = np.concatenate(parts, axis=1)
-    if cache_file is not None:
-        np.savez(cache_file, mels=mels, offsets=offsets, index=np.asarray(kept))
+    save_arrays(cache_file, mels=mels, offsets=offsets, index=np.asarray(kept))
     return MelCorpus([tracks[i] for i in kept], mels, offsets)
 
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from moodtape.core.errors import UserError
+
 #: General MIDI programs (0-based) that sound like an instrument playing notes: pianos, chromatic
 #: percussion, organs, guitars, basses, strings, ensembles, brass, reeds, pipes, synth leads and pads.
 #: Sound effects (120-127), percussive kits and most "ethnic" drums are left out.
@@ -52,8 +54,8 @@ def find_tools() -> tuple[str, Path]:
     binary = shutil.which("fluidsynth")
     font = next((f for f in SOUNDFONTS if f.is_file()), None)
     if binary is None or font is None:
-        raise FileNotFoundError("rendering needs FluidSynth and a General MIDI soundfont: "
-                                "apt-get install fluidsynth fluid-soundfont-gm")
+        raise UserError("rendering needs FluidSynth and a General MIDI soundfont: "
+                        "apt-get install fluidsynth fluid-soundfont-gm")
     return binary, font
 
 
@@ -128,7 +130,7 @@ def render_piece(score_path: Path, out_file: Path, *, rng: random.Random, fluids
     seconds = (int(loud[-1]) + 1) / sample_rate if len(loud) else 0.0
     if seconds < min_s:
         return None
-    from core.audio.decode import ffmpeg_binary
+    from moodtape.core.audio.decode import ffmpeg_binary
 
     out_file.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run([ffmpeg_binary(None), "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "s16le",

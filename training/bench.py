@@ -20,8 +20,9 @@ import sqlite_vec
 import torch
 from tqdm import tqdm
 
-from core.config import Settings
-from db.connect import connector, pick_driver
+from moodtape.core.config import Settings
+from moodtape.core.errors import UserError
+from moodtape.db.connect import connector, pick_driver
 
 
 def _percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -92,16 +93,16 @@ def bench_embed(folder: Path, *, device: str = "cpu", limit: int | None = None, 
     `encoder` picks the content embedder (default: the installation's); the mood model always runs on the
     handcrafted descriptor, so a learned encoder's figure includes the descriptor's cost, as the engine pays it.
     """
-    from core.audio.decode import AudioError
-    from core.audio.embedders import load_audio_embedder
-    from core.embedding import TrackEmbedder
-    from training.descriptor_stats import audio_files
+    from moodtape.core.audio.decode import AudioError
+    from moodtape.core.audio.embedders import load_audio_embedder
+    from moodtape.core.pipeline.embedding import TrackEmbedder
+    from moodtape.training.descriptor_stats import audio_files
 
     files = audio_files(folder)
     if limit:
         files = files[:limit]
     if not files:
-        raise ValueError(f"no audio files under {folder}")
+        raise UserError(f"no audio files under {folder}")
     embedder = TrackEmbedder(settings or Settings(), device=device, audio=load_audio_embedder(device, encoder))
     embedder.embed_file(files[0])  # warm-up: filter banks, first-call overheads
 
@@ -146,8 +147,8 @@ def bench_encoder_latency(*, seconds: float = 30.0, threads: int = 1, repeats: i
     The clip is `seconds` from the middle of `audio`, or seeded noise; the first call of each embedder is a
     warm-up and not counted.
     """
-    from core.audio.decode import SAMPLE_RATE, decode
-    from core.audio.embedders import EMBEDDERS, load_audio_embedder
+    from moodtape.core.audio.decode import SAMPLE_RATE, decode
+    from moodtape.core.audio.embedders import EMBEDDERS, load_audio_embedder
 
     if audio is not None:
         samples = decode(audio, window_s=seconds).samples

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from training.bench import _percentiles, machine
+from moodtape.training.bench import _percentiles, machine
 
 ENGLISH = [
     "i failed my exam", "and everything feels hopeless", "what a wonderful morning", "honestly i am so angry",
@@ -38,7 +38,7 @@ def sample_messages(phrases: list[str], n: int, seed: int = 0) -> list[str]:
 
 
 def bench_model(ref: str, texts: list[str], batch_size: int, batches: int) -> dict[str, Any]:
-    from core.emotion import EmotionClassifier
+    from moodtape.core.mood.reader import EmotionClassifier
 
     started = time.perf_counter()
     classifier = EmotionClassifier(ref, device="cpu", batch_size=batch_size)
@@ -68,7 +68,7 @@ def bench_emotion(model: str | None = None, *, settings: Any = None, messages: i
                   batches: int = 20, threads: int | None = None) -> dict[str, Any]:
     import torch
 
-    from core.emotion import BUNDLED_ENGLISH, BUNDLED_KOREAN
+    from moodtape.core.mood.reader import BUNDLED_ENGLISH, BUNDLED_KOREAN
 
     if threads:
         torch.set_num_threads(threads)

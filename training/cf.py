@@ -14,7 +14,6 @@ is reported.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import math
 import os
@@ -33,13 +32,15 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from core.cf.als import fit_als
-from core.cf.dae import fit_dae
-from core.cf.itemknn import ItemKNN
-from core.cf.matrix import from_playlists
-from core.errors import UserError
-from core.text import match_key
-from training.cf_metrics import clicks, ndcg, r_precision
+from moodtape.core.cf.als import fit_als
+from moodtape.core.cf.dae import fit_dae
+from moodtape.core.cf.itemknn import ItemKNN
+from moodtape.core.cf.matrix import from_playlists
+from moodtape.core.errors import UserError
+from moodtape.core.pipeline.importer import read_mpd
+from moodtape.core.text import match_key
+from moodtape.core.vectors import unit
+from moodtape.training.cf_metrics import clicks, ndcg, r_precision
 
 Progress = Callable[[int, int, str], None]
 
@@ -55,27 +56,10 @@ DEFAULT_PARAMS: dict[str, dict[str, float]] = {
 
 
 # ---------------------------------------------------------------------------------------------- MPD files
-def _open(path: Path) -> io.TextIOBase:
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
-def read_mpd(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(info, playlists) of an MPD slice, plain or gzipped; a clear error for anything else."""
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        with _open(path) as handle:
-            data = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise UserError(f"{path.name}: not valid (gzipped) JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("playlists"), list):
-        raise UserError(f"{path.name}: expected an MPD slice: {{\"info\": ..., \"playlists\": [...]}}")
-    playlists = [p for p in data["playlists"] if isinstance(p, dict) and isinstance(p.get("tracks"), list)]
-    return dict(data.get("info") or {}), playlists
+def read_playlists(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(info, playlists that have a track list) of an MPD slice, read by the importer's reader."""
+    mpd = read_mpd(path)
+    return mpd.info, [p for p in mpd.playlists if isinstance(p, dict) and isinstance(p.get("tracks"), list)]
 
 
 def track_keys(playlist: dict[str, Any]) -> list[str]:
@@ -106,7 +90,7 @@ def split_mpd(path: Path, out_dir: Path, *, test_fraction: float = 0.1, seed: in
         raise UserError("--test-fraction must be between 0 and 1")
     if _inside_checkout(out_dir):
         raise UserError(f"{out_dir} is inside the Moodtape checkout; write MPD splits elsewhere (research-only data)")
-    info, playlists = read_mpd(path)
+    info, playlists = read_playlists(path)
     order = list(range(len(playlists)))
     random.Random(seed).shuffle(order)
     n_test = max(1, round(len(playlists) * test_fraction))
@@ -172,19 +156,14 @@ def measure() -> Iterator[Usage]:
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 
-def unit_rows(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-
-
 def vector_scorer(vectors: np.ndarray) -> Scorer:
     """The engine's continuation: cosine to the normalised mean of the seeds' unit vectors."""
-    unit = unit_rows(vectors)
+    rows = unit(vectors).astype(np.float32)
 
     def score(items: np.ndarray) -> np.ndarray:
-        query = unit[items].mean(axis=0)
+        query = rows[items].mean(axis=0)
         norm = float(np.linalg.norm(query))
-        return unit @ (query / norm) if norm > 0 else np.zeros(len(unit), dtype=np.float32)
+        return rows @ (query / norm) if norm > 0 else np.zeros(len(rows), dtype=np.float32)
 
     return score
 
@@ -301,8 +280,8 @@ def evaluate_continuation(
         merged[name].update(values)
     started = time.perf_counter()
     base_rss = _rss_bytes()
-    _, train = read_mpd(train_path)
-    _, test = read_mpd(test_path)
+    _, train = read_playlists(train_path)
+    _, test = read_playlists(test_path)
     train_pids = {p.get("pid") for p in train if p.get("pid") is not None}
     overlap = sum(1 for p in test if p.get("pid") is not None and p.get("pid") in train_pids)
     if overlap:
@@ -324,7 +303,10 @@ def evaluate_continuation(
     order = np.argsort(np.argsort(popularity, kind="stable"), kind="stable")
     popularity_rank = (order / max(len(order), 1)) * 1e-7
 
-    scorers, costs = build_scorers(matrix, list(methods), merged, device=device, seed=seed, progress=progress)
+    try:
+        scorers, costs = build_scorers(matrix, list(methods), merged, device=device, seed=seed, progress=progress)
+    except ValueError as exc:  # the fitters refuse out-of-range settings, which only `--param` can give
+        raise UserError(str(exc)) from exc
     keys_array = np.asarray(keys, dtype=object)
     results: dict[str, dict[str, Any]] = {}
     for name, scorer in scorers.items():

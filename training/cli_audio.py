@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.config import Settings
+from moodtape.core.config import Settings
+from moodtape.training.cli_output import emit
 
 
 def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParsersAction,
@@ -74,55 +75,44 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     embed.set_defaults(handler=_bench_embed)
 
 
-def _emit(data: dict, as_json: bool) -> int:
-    from core.results import print_json
-
-    if as_json:
-        print_json(data)
-    else:
-        for key, value in data.items():
-            print(f"{key}: {value}")
-    return 0
-
-
 def _descriptor_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from training.descriptor_stats import build
+    from moodtape.training.descriptor_stats import build
 
-    return _emit(build(args.folder, args.out, cache_dir=args.cache), False)
+    return emit(build(args.folder, args.out, cache_dir=args.cache), False)
 
 
 def _song_mood(args: argparse.Namespace, settings: Settings) -> int:
-    from training.song_mood import run
+    from moodtape.training.song_mood import run
 
-    return _emit(run(args.data, args.out, folds=args.folds, seed=args.seed, cache_dir=args.cache,
+    return emit(run(args.data, args.out, folds=args.folds, seed=args.seed, cache_dir=args.cache,
                      text_reference=args.text_reference, text_format=args.text_format), args.json)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from training.demo_catalogue import build
+    from moodtape.training.demo_catalogue import build
 
-    return _emit(build(args.music, args.out, limit=args.limit), False)
+    return emit(build(args.music, args.out, limit=args.limit), False)
 
 
 def _eval_audio(args: argparse.Namespace, settings: Settings) -> int:
-    from training.eval_audio import evaluate
+    from moodtape.training.eval_audio import evaluate
 
     result = evaluate(args.data, args.labels, file_column=args.file_column, label_column=args.label_column,
                       cache_dir=args.cache, encoder_path=args.encoder, probe_emotify=args.probe_emotify,
                       probe_csv=args.probe_csv)
-    return _emit(result, args.json)
+    return emit(result, args.json)
 
 
 def _bench_knn(args: argparse.Namespace, settings: Settings) -> int:
-    from training.bench import bench_knn
+    from moodtape.training.bench import bench_knn
 
-    return _emit(bench_knn(args.n, args.dim, args.k, args.queries, args.seed), args.json)
+    return emit(bench_knn(args.n, args.dim, args.k, args.queries, args.seed), args.json)
 
 
 def _bench_embed(args: argparse.Namespace, settings: Settings) -> int:
-    from core.device import resolve_device
-    from training.bench import bench_embed
+    from moodtape.core.device import resolve_device
+    from moodtape.training.bench import bench_embed
 
     device = resolve_device(args.device)
-    return _emit(bench_embed(args.folder, device=device, limit=args.limit, workers=args.workers,
+    return emit(bench_embed(args.folder, device=device, limit=args.limit, workers=args.workers,
                              settings=settings, encoder=args.encoder), args.json)

@@ -7,7 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from core.config import Settings
+from moodtape.core.config import Settings
+from moodtape.training.cli_output import emit
 
 
 def _default_cache() -> Path:
@@ -95,7 +96,7 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
 
 def _parse_fold(text: str) -> tuple[int, int]:
     """'I/K' -> (I, K) with 0 <= I < K and K >= 2; anything else is a clear error."""
-    from core.errors import UserError
+    from moodtape.core.errors import UserError
 
     index, sep, k = text.partition("/")
     if not sep or not index.strip().isdigit() or not k.strip().isdigit():
@@ -109,10 +110,9 @@ def _parse_fold(text: str) -> tuple[int, int]:
 def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
     from importlib import resources
 
-    from core.results import print_json
-    from core.device import resolve_device
-    from core.errors import UserError
-    from training.audio import run
+    from moodtape.core.device import resolve_device
+    from moodtape.core.errors import UserError
+    from moodtape.training.audio_run import run
 
     if (args.data is None) != (args.labels is None):
         raise UserError("--data and --labels go together")
@@ -129,7 +129,7 @@ def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
-    from training.audio_augment import AUGMENT_PRESETS
+    from moodtape.training.audio_augment import AUGMENT_PRESETS
 
     overrides: dict[str, object] = {"seed": args.seed, "device": resolve_device(args.device),
                                     "skip_tasks": tuple(t.strip() for t in args.skip_tasks.split(",")
@@ -139,46 +139,36 @@ def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     extra = [(args.data, args.labels, args.file_column, args.label_column)] if args.data is not None else []
-    ship = Path(str(resources.files("core") / "data" / "audio_encoder")) if args.ship else None
+    ship = Path(str(resources.files("moodtape.core") / "data" / "audio_encoder")) if args.ship else None
     games = [g.strip() for g in args.holdout_games.split(",") if g.strip()] if args.holdout_games else None
-    try:
-        result = run(debian=args.debian, emotify=args.emotify, extra=extra,
-                     out_dir=args.out or _default_cache() / "run",
-                     cache_dir=args.cache or _default_cache(), preset=args.preset, overrides=overrides,
-                     holdout_share=args.holdout_share, holdout_games=games, holdout_from=args.holdout_from, fold=fold,
-                     val_share=args.val_share, ship=ship,
-                     command="moodtape " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                     log=lambda line: print(line, file=sys.stderr, flush=True), workers=args.workers)
-    except (FileNotFoundError, ValueError) as exc:
-        raise UserError(str(exc)) from exc
-    if args.json:
-        print_json(result)
-    else:
-        for key, value in result.items():
-            print(f"{key}: {value}")
-    return 0
+    result = run(debian=args.debian, emotify=args.emotify, extra=extra,
+                 out_dir=args.out or _default_cache() / "run",
+                 cache_dir=args.cache or _default_cache(), preset=args.preset, overrides=overrides,
+                 holdout_share=args.holdout_share, holdout_games=games, holdout_from=args.holdout_from, fold=fold,
+                 val_share=args.val_share, ship=ship,
+                 command="moodtape " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                 log=lambda line: print(line, file=sys.stderr, flush=True), workers=args.workers)
+    return emit(result, args.json)
 
 
 def _render_midi(args: argparse.Namespace, settings: Settings) -> int:
-    from core.errors import UserError
+    from moodtape.core.errors import UserError
 
     try:
-        from training.audio_render import render_corpus
+        from moodtape.training.audio_render import render_corpus
 
         labels = render_corpus(args.out, pieces=args.pieces, per_collection=args.per_collection, seed=args.seed,
                                max_s=args.max_seconds, log=lambda line: print(line, file=sys.stderr, flush=True))
     except ModuleNotFoundError as exc:
         raise UserError(f"{exc.name} is missing: pip install 'moodtape[train]'") from exc
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from exc
     print(labels)
     return 0
 
 
 def _bench_encoder(args: argparse.Namespace, settings: Settings) -> int:
-    from core.results import print_json
-    from core.device import resolve_device
-    from training.bench import bench_encoder_latency
+    from moodtape.core.results import print_json
+    from moodtape.core.device import resolve_device
+    from moodtape.training.bench import bench_encoder_latency
 
     result = bench_encoder_latency(seconds=args.seconds, threads=args.threads, repeats=args.repeats,
                                    audio=args.audio, device=resolve_device(args.device))

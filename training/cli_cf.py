@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.config import Settings
-from core.results import print_json
+from moodtape.core.config import Settings
+from moodtape.core.results import print_json
 
 
 def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParsersAction,
@@ -91,10 +91,14 @@ def _emit(data: dict, as_json: bool) -> int:
 
 
 async def _train_cf(args: argparse.Namespace, settings: Settings) -> int:
-    from core.cf.refresh import refresh_cf
-    from db.store import Store
+    from moodtape.core.cf.refresh import refresh_cf
+    from moodtape.core.errors import StorageError
+    from moodtape.db.store import Store, StoreError
 
-    store = await Store.open(settings.db_path)
+    try:
+        store = await Store.open(settings.db_path)
+    except StoreError as exc:  # the database cannot be used: say why, as `Engine.open` does
+        raise StorageError(str(exc)) from exc
     try:
         report = await refresh_cf(store, method=args.method, dims=args.dims, device=args.device)
     finally:
@@ -103,8 +107,8 @@ async def _train_cf(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval_continuation(args: argparse.Namespace, settings: Settings) -> int:
-    from core.errors import UserError
-    from training.cf import METHODS, evaluate_continuation, parse_params, split_mpd
+    from moodtape.core.errors import UserError
+    from moodtape.training.cf import METHODS, evaluate_continuation, parse_params, split_mpd
 
     if args.split is not None:
         if args.out is None:

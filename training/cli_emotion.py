@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from core.config import Settings
+from moodtape.core.config import Settings
 
 FORMAT_NAMES = ["goemotions-ekman", "goemotions", "goemotions-ko", "goemotions-ko-original", "dair", "ko-single-turn"]
 
@@ -101,8 +101,9 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from core.results import print_json
-    from training.emotion import TrainConfig, train
+    from moodtape.core.results import print_json
+    from moodtape.core.errors import UserError
+    from moodtape.training.emotion import TrainConfig, train
 
     config = TrainConfig(
         data=str(args.data), format=args.format, out=str(args.out), model=args.model, method=args.method,
@@ -123,7 +124,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
         torch.set_num_threads(args.threads)
     if len(config.char_ngrams) != 2 or not 1 <= config.char_ngrams[0] <= config.char_ngrams[1]:
-        raise ValueError("--char-ngrams wants MIN,MAX with 1 <= MIN <= MAX")
+        raise UserError("--char-ngrams wants MIN,MAX with 1 <= MIN <= MAX")
     result = train(config, resume=args.resume)
     if args.json:
         print_json(result)
@@ -135,9 +136,9 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from core.results import print_json
-    from core.device import resolve_device
-    from training.eval_emotion import evaluate
+    from moodtape.core.results import print_json
+    from moodtape.core.device import resolve_device
+    from moodtape.training.eval_emotion import evaluate
 
     png = None if args.no_confusion else args.confusion or Path(f"confusion-{args.data.stem}-{args.format}.png")
     result = evaluate(args.data, args.format, args.model, settings=settings, device=resolve_device(args.device),
@@ -162,8 +163,8 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench(args: argparse.Namespace, settings: Settings) -> int:
-    from core.results import print_json
-    from training.bench_emotion import bench_emotion
+    from moodtape.core.results import print_json
+    from moodtape.training.bench_emotion import bench_emotion
 
     result = bench_emotion(args.model, settings=settings, messages=args.messages, batch_size=args.batch_size,
                            batches=args.batches, threads=args.threads)

@@ -1,39 +1,51 @@
-"""`moodtape train|eval|bench` sub-commands.
+"""The real parsers of `moodtape train|eval|bench`.
 
-Each `training/cli_*.py` module adds its commands to the three groups with
-`add_commands(train, evaluate, bench)`; modules import their heavy dependencies inside the handlers, so
-`moodtape --help` stays fast and the bots never load training code.
+`moodtape.bot.commands.lab` registers the three verbs without importing this package and calls
+`build_parser` only when one of them is on the command line, so `moodtape run` never loads training code.
+Each `training/cli_*.py` module adds its commands to the three groups with `add_commands(train, evaluate,
+bench)`; modules import their heavy dependencies inside the handlers, so even `moodtape train --help` stays
+fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+from collections.abc import Callable
+
+from moodtape.core.config import Settings
 
 #: Modules contributing commands, in the order they appear in --help.
 CLI_MODULES = [
-    "training.cli_audio",
-    "training.cli_audio_encoder",
-    "training.cli_emotion",
-    "training.cli_cf",
+    "moodtape.training.cli_audio",
+    "moodtape.training.cli_audio_encoder",
+    "moodtape.training.cli_emotion",
+    "moodtape.training.cli_cf",
 ]
 
+#: Verb -> the attribute naming which of its commands was chosen.
+VERBS = {"train": "train_what", "eval": "eval_what", "bench": "bench_what"}
 
-def register(sub: argparse._SubParsersAction) -> None:
-    train = sub.add_parser("train", help="fit a model (emotion, song mood, audio encoder, cf, demo catalogue)")
-    evaluate = sub.add_parser("eval", help="measure a model on labelled data")
-    bench = sub.add_parser("bench", help="speed benchmarks (JSON with --json)")
+
+def build_parser(verb: str, prog: str) -> argparse.ArgumentParser:
+    """The parser of `verb` (`train`, `eval` or `bench`) with all its commands, named `prog` in usage lines.
+
+    The cli modules add to all three verbs at once, so all three are built; the other two are dropped.
+    """
+    parsers = {name: argparse.ArgumentParser(prog=prog) for name in VERBS}
     groups = []
-    for parser, dest in ((train, "train_what"), (evaluate, "eval_what"), (bench, "bench_what")):
-        group = parser.add_subparsers(dest=dest, metavar="WHAT")
-        parser.set_defaults(handler=_needs_what(parser))
-        groups.append(group)
-    for name in CLI_MODULES:
-        importlib.import_module(name).add_commands(*groups)
+    for name, dest in VERBS.items():
+        groups.append(parsers[name].add_subparsers(dest=dest, metavar="WHAT"))
+        parsers[name].set_defaults(handler=_needs_what(parsers[name]))
+    for module in CLI_MODULES:
+        importlib.import_module(module).add_commands(*groups)
+    return parsers[verb]
 
 
-def _needs_what(parser: argparse.ArgumentParser):  # type: ignore[no-untyped-def]
-    def handler(args: argparse.Namespace, settings: object) -> int:
+def _needs_what(parser: argparse.ArgumentParser) -> Callable[[argparse.Namespace, Settings], int]:
+    """The handler of a bare verb (`moodtape train`): its help, and the exit code of a usage error."""
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
         parser.print_help()
         return 2
 

@@ -7,7 +7,6 @@ engine's current embedders, so the file must be rebuilt whenever an embedder's v
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import sys
@@ -17,10 +16,11 @@ from typing import Any
 
 from tqdm import tqdm
 
-from core.audio.decode import AudioError
-from core.config import Settings
-from core.embedding import TrackEmbedder
-from core.text import match_key
+from moodtape.core.audio.decode import AudioError
+from moodtape.core.config import Settings
+from moodtape.core.pipeline.embedding import TrackEmbedder
+from moodtape.core.text import match_key
+from moodtape.training.audio_data import debian_manifest
 
 #: Debian package -> the game its music belongs to (what a person would call the album).
 GAMES = {
@@ -35,11 +35,7 @@ def _round(values: Any, digits: int = 5) -> list[float]:
 
 
 def build(music_dir: Path, out: Path, *, workers: int = 2, limit: int | None = None) -> dict[str, Any]:
-    manifest = music_dir / "manifest.csv"
-    if not manifest.is_file():
-        raise FileNotFoundError(f"{manifest} not found: run ../shared/scripts/fetch-debian-music.sh {music_dir} first")
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if (music_dir / row["path"]).is_file()]
+    rows = debian_manifest(music_dir)
     rows.sort(key=lambda r: r["track_id"])
     if limit:
         rows = rows[:limit]

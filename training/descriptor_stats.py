@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from core.audio.descriptor import DIM, GROUPS, raw_from_samples
-from core.audio.tags import AUDIO_EXTENSIONS
-from training.audio_data import map_audio
+from moodtape.core.audio.descriptor import DIM, GROUPS, raw_from_samples
+from moodtape.core.audio.tags import AUDIO_EXTENSIONS
+from moodtape.core.errors import UserError
+from moodtape.training.audio_data import map_audio
 
 
 def audio_files(folder: Path) -> list[Path]:
@@ -25,7 +26,7 @@ def audio_files(folder: Path) -> list[Path]:
 def build(folder: Path, out: Path, *, cache_dir: Path | None = None, workers: int | None = None) -> dict[str, Any]:
     files = audio_files(folder)
     if len(files) < 20:
-        raise ValueError(f"need at least 20 audio files under {folder} for stable statistics, found {len(files)}")
+        raise UserError(f"need at least 20 audio files under {folder} for stable statistics, found {len(files)}")
     vectors, index = map_audio(files, raw_from_samples, tag="hand-raw", workers=workers, cache_dir=cache_dir,
                                desc="descriptor stats")
     if vectors.shape[1] != DIM:

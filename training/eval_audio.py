@@ -11,9 +11,7 @@ Vectors are cached per file (path, size, mtime) and per encoder version, so meas
 
 from __future__ import annotations
 
-import csv
 import functools
-import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +19,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from core.audio.descriptor import Standardizer, finish, raw_from_samples, shipped_standardizer
-from core.audio.encoder import default_weights_path, embed_with_weights, load_encoder
-from training.audio_data import map_audio, read_labels
-from training.retrieval_metrics import chance_precision, precision_at_k
+from moodtape.core.audio.descriptor import Standardizer, finish, raw_from_samples, shipped_standardizer
+from moodtape.core.audio.encoder import default_weights_path, embed_with_weights, load_encoder
+from moodtape.core.errors import UserError
+from moodtape.training.audio_data import emotify_rows, map_audio, read_labels
+from moodtape.training.npz_cache import file_key, load_arrays, save_arrays
+from moodtape.training.retrieval_metrics import chance_precision, precision_at_k
 
 ANALYSIS_S = 120.0  # what the engine analyses by default (MOODTAPE_ANALYSIS_S)
 PROBE_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
@@ -35,31 +35,23 @@ def handcrafted_vectors(raw: np.ndarray, standardizer: Standardizer | None = Non
     return np.stack([finish(row, chosen) for row in raw])
 
 
-def _file_key(path: Path) -> str:
-    stat = path.stat()
-    return hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{int(stat.st_mtime)}".encode()).hexdigest()[:20]
-
-
 def cached_vectors(paths: Sequence[Path], fn: Callable[[np.ndarray], np.ndarray], *, tag: str,
                    cache_dir: Path | None, workers: int | None, desc: str) -> tuple[np.ndarray, list[int]]:
     """`map_audio`, but cached per file: (vectors of the files that decoded, their indices into `paths`)."""
     if cache_dir is None:
         return map_audio(paths, fn, tag=tag, window_s=ANALYSIS_S, workers=workers, desc=desc)
     cache_file = cache_dir / f"{tag}-files.npz"
-    known: dict[str, np.ndarray] = {}
-    if cache_file.exists():
-        data = np.load(cache_file)
-        known = dict(zip(data["keys"].tolist(), data["vectors"]))
-    keys = [_file_key(p) for p in paths]
+    cached = load_arrays(cache_file)
+    known: dict[str, np.ndarray] = dict(zip(cached["keys"].tolist(), cached["vectors"])) if cached else {}
+    keys = [file_key(p) for p in paths]
     missing = [i for i, key in enumerate(keys) if key not in known]
     if missing:
         vectors, index = map_audio([paths[i] for i in missing], fn, tag=tag, window_s=ANALYSIS_S, workers=workers,
                                    desc=desc)
         for row, j in zip(vectors, index):
             known[keys[missing[j]]] = row
-        cache_dir.mkdir(parents=True, exist_ok=True)
         names = sorted(known)
-        np.savez(cache_file, keys=np.asarray(names), vectors=np.stack([known[k] for k in names]))
+        save_arrays(cache_file, keys=np.asarray(names), vectors=np.stack([known[k] for k in names]))
     index = [i for i, key in enumerate(keys) if key in known]
     if not index:
         return np.zeros((0, 0), dtype=np.float32), []
@@ -95,11 +87,11 @@ def evaluate(data_dir: Path, labels_csv: Path, *, file_column: str = "file", lab
     """Precision@k of every encoder on DATA/LABELS (and, optionally, the valence/arousal probe)."""
     files = read_labels(data_dir, labels_csv, file_column=file_column, label_column=label_column)
     if len(files) < 3:
-        raise ValueError("need at least 3 labelled audio files")
+        raise UserError("need at least 3 labelled audio files")
     vectors, index, versions = _encoder_vectors([f.path for f in files], encoder_path=encoder_path,
                                                 cache_dir=cache_dir, workers=workers)
     if len(index) < 3:
-        raise ValueError("fewer than 3 of the labelled files could be decoded")
+        raise UserError("fewer than 3 of the labelled files could be decoded")
     labels = [files[i].label for i in index]
     result: dict[str, Any] = {
         "encoders": {name: precision_at_k(v, labels, ks) for name, v in vectors.items()},
@@ -161,22 +153,19 @@ def probe_valence_arousal(data_dir: Path, table: Path | None = None, *, encoder_
                           cache_dir: Path | None = None, workers: int | None = None, folds: int = 5,
                           seed: int = 0) -> dict[str, Any]:
     """Cross-validated Spearman of a ridge probe from each embedding to Emotify's valence and arousal."""
-    from core.moods import GEMS
-    from training.song_mood import gems_to_va
+    from moodtape.core.mood.space import GEMS
+    from moodtape.training.song_mood import gems_to_va
 
     table = table or data_dir / "tracks.csv"
-    if not table.is_file():
-        raise FileNotFoundError(f"{table} not found (expected Emotify's tracks.csv)")
-    with open(table, newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if (data_dir / row.get("file", "")).is_file()]
+    rows = emotify_rows(data_dir, table)
     missing = [c for c in ("file", *GEMS) if rows and c not in rows[0]]
     if not rows or missing:
-        raise ValueError(f"{table}: needs Emotify's columns (file, the 9 GEMS) and clips under {data_dir}")
+        raise UserError(f"{table}: needs Emotify's columns (file, the 9 GEMS) and clips under {data_dir}")
     vectors, index, _ = _encoder_vectors([data_dir / row["file"] for row in rows], encoder_path=encoder_path,
                                          cache_dir=cache_dir, workers=workers)
     kept = [rows[i] for i in index]
     if len(kept) < 2 * folds:
-        raise ValueError(f"the probe needs at least {2 * folds} clips, got {len(kept)}")
+        raise UserError(f"the probe needs at least {2 * folds} clips, got {len(kept)}")
     targets = gems_to_va(np.asarray([[float(row[name]) for name in GEMS] for row in kept]))
     groups = [row.get("artist") or row.get("album") or row["file"] for row in kept]
     encoders = {}

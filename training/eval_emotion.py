@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import UserError
-from core.moods import canonical_label
-from training.emotion_data import FORMATS, EmotionData, load_emotion_data
+from moodtape.core.errors import UserError
+from moodtape.core.mood.space import canonical_label
+from moodtape.training.emotion_data import FORMATS, EmotionData, load_emotion_data
+from moodtape.training.plots import pyplot
 
 
 def classification_metrics(gold: Sequence[int], predicted: Sequence[int], labels: Sequence[str]) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def evaluate_probabilities(probs: np.ndarray, model_labels: Sequence[str], data:
 
 def default_model_for(fmt: str, settings: Any) -> str:
     """The installed default for a data set's language: the Korean model for Korean data, else English."""
-    from core.emotion import BUNDLED_ENGLISH, BUNDLED_KOREAN
+    from moodtape.core.mood.reader import BUNDLED_ENGLISH, BUNDLED_KOREAN
 
     if FORMATS[fmt].language == "ko":
         return settings.korean_emotion_model or str(BUNDLED_KOREAN)
@@ -112,12 +113,12 @@ def default_model_for(fmt: str, settings: Any) -> str:
 
 def evaluate(data_path: Path, fmt: str, model: str | None = None, *, settings: Any = None, device: str = "cpu",
              limit: int | None = None, confusion_png: Path | None = None, batch_size: int = 64) -> dict[str, Any]:
-    from core.emotion import EmotionClassifier, prepare_text
+    from moodtape.core.mood.reader import EmotionClassifier, prepare_text
 
     data = load_emotion_data(data_path, fmt, limit=limit)
     if model is None:
         if settings is None:
-            from core.config import Settings
+            from moodtape.core.config import Settings
 
             settings = Settings()
         model = default_model_for(fmt, settings)
@@ -154,11 +155,7 @@ def _probabilities(classifier: Any, prepared: list[str]) -> np.ndarray:
 
 def write_confusion_png(confusion: np.ndarray, labels: Sequence[str], path: Path, title: str = "") -> Path:
     """Row-normalised confusion matrix (rows: gold, columns: predicted) with the counts written in."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     with warnings.catch_warnings():  # label glyphs a font lacks (Hangul) draw as boxes, not as warnings
         warnings.simplefilter("ignore", UserWarning)
         return _draw_confusion(plt, confusion, labels, path, title)

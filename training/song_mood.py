@@ -13,7 +13,6 @@ reference data's gold labels placed in the mood space.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +21,10 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from core.audio.descriptor import raw_from_samples
-from core.moods import GEMS, LABEL_ANCHORS
-from training.audio_data import map_audio
+from moodtape.core.audio.descriptor import raw_from_samples
+from moodtape.core.mood.space import GEMS, LABEL_ANCHORS
+from moodtape.core.errors import UserError
+from moodtape.training.audio_data import emotify_rows, map_audio
 
 ALPHAS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)
 OUTPUTS = ["valence", "arousal", *GEMS]
@@ -46,10 +46,9 @@ def gems_to_va(gems: np.ndarray) -> np.ndarray:
 
 
 def load_emotify(data_dir: Path, cache_dir: Path | None = None, workers: int | None = None) -> EmotifyData:
-    with open(data_dir / "tracks.csv", newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if (data_dir / row["file"]).is_file()]
+    rows = emotify_rows(data_dir)
     if not rows:
-        raise ValueError(f"no Emotify clips found under {data_dir} (expected tracks.csv and clips/)")
+        raise UserError(f"no Emotify clips found under {data_dir} (expected tracks.csv and clips/)")
     vectors, index = map_audio(
         [data_dir / row["file"] for row in rows], raw_from_samples, tag="hand-raw", window_s=120.0,
         workers=workers, cache_dir=cache_dir, desc="emotify",
@@ -125,8 +124,8 @@ def cross_validate(data: EmotifyData, folds: int = 5, seed: int = 0,
 
 def text_mood_stats(path: Path, fmt: str = "goemotions-ekman") -> dict[str, tuple[float, float]]:
     """Mean and spread of valence/arousal of labelled messages, each message at its gold label's anchor."""
-    from core.moods import canonical_label
-    from training.emotion_data import load_emotion_data
+    from moodtape.core.mood.space import canonical_label
+    from moodtape.training.emotion_data import load_emotion_data
 
     data = load_emotion_data(path, fmt)
     points = []
@@ -134,10 +133,10 @@ def text_mood_stats(path: Path, fmt: str = "goemotions-ekman") -> dict[str, tupl
         name = data.label_names[index]
         anchor = LABEL_ANCHORS.get(name) or LABEL_ANCHORS.get(canonical_label(name) or "")
         if anchor is None:
-            raise ValueError(f"label {name!r} of {path} has no place in the mood space")
+            raise UserError(f"label {name!r} of {path} has no place in the mood space")
         points.append(anchor.point)
     if len(points) < 2:
-        raise ValueError(f"{path}: need at least two labelled messages for a text reference")
+        raise UserError(f"{path}: need at least two labelled messages for a text reference")
     array = np.asarray(points, dtype=np.float64)
     return {axis: (float(array[:, j].mean()), float(array[:, j].std())) for j, axis in enumerate(("valence", "arousal"))}
 
@@ -186,7 +185,10 @@ def run(data_dir: Path, out: Path | None, *, folds: int = 5, seed: int = 0, cach
     report = cross_validate(data, folds=folds, seed=seed, predictions=predictions)
     calibrate = None
     if text is not None:
-        calibrate = calibration(predictions, text, f"{text_format}:{text_reference.name}")
+        try:
+            calibrate = calibration(predictions, text, f"{text_format}:{text_reference.name}")
+        except ValueError as exc:  # the clips' predictions are flat: nothing to map onto the text's spread
+            raise UserError(str(exc)) from exc
         report["calibration"] = calibrate
     if out is not None:
         model = train(data, folds=folds, seed=seed, calibrate=calibrate)

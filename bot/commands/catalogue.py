@@ -7,11 +7,11 @@ import json
 import sys
 from pathlib import Path
 
-from bot.commands.common import engine_for, print_json
-from bot.commands.link_add import add_links, finish_links, print_links
-from bot.progress import progress_bar
-from core.config import Settings
-from core.links import looks_like_link
+from moodtape.bot.commands.common import engine_for, print_json
+from moodtape.bot.commands.link_add import finish_links, print_links
+from moodtape.bot.progress import progress_bar
+from moodtape.core.config import Settings
+from moodtape.core.links.service import looks_like_link
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +57,11 @@ async def run_add(args: argparse.Namespace, settings: Settings) -> int:
     links = [p for p in args.paths if looks_like_link(p)]
     paths = [Path(p) for p in args.paths if not looks_like_link(p)]
     async with engine_for(settings) as engine:
-        link_report = await add_links(engine, links, embed=not args.no_embed) if links else None
+        link_report = None
+        if links:
+            with progress_bar("embedding", unit="track") as progress:
+                link_report = await engine.add_links(links, added_by="cli", embed=not args.no_embed,
+                                                     progress=progress)
         if link_report is not None and not paths:
             return finish_links(link_report, args.json)
         with progress_bar("adding") as added, progress_bar("embedding", unit="track") as embedded:
@@ -123,25 +127,24 @@ async def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 async def run_stats(args: argparse.Namespace, settings: Settings) -> int:
     async with engine_for(settings) as engine:
-        data = await engine.stats()
+        stats = await engine.stats()
     if args.json:
-        print_json(data)
+        print_json(stats.to_json())
         return 0
-    tracks = data["tracks"]
-    print(f"database: {data['database']} (schema v{data['schema_version']})")
-    print(f"tracks: {tracks['total']} ({tracks['ready']} ready, {tracks['pending']} pending, "
-          f"{tracks['failed']} failed, {tracks['metadata_only']} metadata only)")
-    for kind, versions in data["vectors"].items():
+    tracks = stats.tracks
+    print(f"database: {stats.database} (schema v{stats.schema_version})")
+    print(f"tracks: {tracks.total} ({tracks.ready} ready, {tracks.pending} pending, "
+          f"{tracks.failed} failed, {tracks.metadata_only} metadata only)")
+    for kind, versions in stats.vectors.items():
         if versions:
             print(f"{kind} vectors: " + ", ".join(f"{n} by {v}" for v, n in versions.items()))
-    print(f"playlists: {data['playlists']['count']} ({data['playlists']['entries']} entries); "
-          f"feedback: {data['feedback']}")
-    if data["jobs"]:
-        print("jobs: " + ", ".join(f"{n} {s}" for s, n in data["jobs"].items()))
-    if data["queries_use"] == "demo":
-        print(f"queries use the bundled demo catalogue ({data['demo_tracks']} tracks) until you add music")
-    elif data["chat_uses"] == "demo":
-        print(f"the mood chat uses the bundled demo catalogue ({data['demo_tracks']} tracks) until songs of "
+    print(f"playlists: {stats.playlists} ({stats.playlist_entries} entries); feedback: {stats.feedback}")
+    if stats.jobs:
+        print("jobs: " + ", ".join(f"{n} {s}" for s, n in stats.jobs.items()))
+    if stats.queries_use == "demo":
+        print(f"queries use the bundled demo catalogue ({stats.demo_tracks} tracks) until you add music")
+    elif stats.chat_uses == "demo":
+        print(f"the mood chat uses the bundled demo catalogue ({stats.demo_tracks} tracks) until songs of "
               "your own have a mood (add audio)")
     return 0
 

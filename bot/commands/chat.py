@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bot.commands.common import engine_for, print_json
-from bot.render import chat_text
-from core.config import Settings
-from core.engine import Engine
-from core.errors import UserError
-from core.moods import STRATEGIES, STRATEGY_HELP
+from moodtape.bot.commands.common import engine_for, print_json
+from moodtape.bot.render import chat_text
+from moodtape.core.config import Settings
+from moodtape.core.engine import Engine
+from moodtape.core.errors import UserError
+from moodtape.core.mood.space import STRATEGIES, STRATEGY_HELP
 
 INTRO = (
     "Tell me how you feel and I'll pick songs. Commands: /strategy match|lift|calm|energize, /k N, /quit.\n"
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.k is not None and not 1 <= args.k <= 50:
-        raise ValueError("--k must be between 1 and 50")
+        raise UserError("--k must be between 1 and 50")
     async with engine_for(settings) as engine:
         if args.text:
             result = await engine.chat(" ".join(args.text), args.k, args.strategy)

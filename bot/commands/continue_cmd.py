@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from bot.commands.common import engine_for, print_json
-from bot.render import catalogue_note, tracks_block
-from core.config import Settings
-from core.continuation import MAX_K, ContinueResult
+from moodtape.bot.commands.common import engine_for, print_json
+from moodtape.bot.render import catalogue_note, tracks_block
+from moodtape.core.config import Settings
+from moodtape.core.errors import UserError
+from moodtape.core.recommend.continuation import MAX_K, ContinueResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +35,7 @@ def continue_text(result: ContinueResult) -> str:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.k <= MAX_K:
-        raise ValueError(f"--k must be between 1 and {MAX_K}")
+        raise UserError(f"--k must be between 1 and {MAX_K}")
     async with engine_for(settings) as engine:
         result = await engine.continue_playlist(list(args.query), args.k)
     if args.json:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 import sys
-from typing import Any
 
-from bot.commands.common import engine_for, print_json
-from core.config import Settings
-from core.jobs import Worker, overview, start_scheduler
+from moodtape.bot.commands.common import engine_for, print_json, stop_on_signals
+from moodtape.core.config import Settings
+from moodtape.core.errors import UserError
+from moodtape.db.models import Job
 
 log = logging.getLogger("moodtape.worker")
 
@@ -40,44 +38,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     worker.set_defaults(handler=run_worker)
 
 
-def _job_line(job: dict[str, Any]) -> str:
-    line = f"  #{job['id']} {job['kind']}"
-    if job["status"] == "running":
-        line += f" by {job['locked_by']} since {job['locked_at']}"
-    elif job["status"] == "queued":
-        line += f" (due {job['run_after']})"
-    if job["attempts"]:
-        line += f", attempt {job['attempts']}"
-    if job["last_error"]:
-        line += f": {job['last_error']}"
+def _job_line(job: Job) -> str:
+    line = f"  #{job.id} {job.kind}"
+    if job.status == "running":
+        line += f" by {job.locked_by} since {job.locked_at}"
+    elif job.status == "queued":
+        line += f" (due {job.run_after})"
+    if job.attempts:
+        line += f", attempt {job.attempts}"
+    if job.last_error:
+        line += f": {job.last_error}"
     return line
 
 
 async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
     if args.limit < 1:
-        raise ValueError("--limit must be at least 1")
+        raise UserError("--limit must be at least 1")
     async with engine_for(settings) as engine:
-        data = await overview(engine.store, settings, limit=args.limit)
+        state = await engine.jobs(args.limit)
     if args.json:
-        print_json(data)
+        print_json(state.to_json())
         return 0
-    tracks = data["tracks"]
-    print(f"tracks: {tracks['pending']} pending ({tracks['due']} due now, {tracks['retrying']} retrying later), "
-          f"{tracks['failed']} failed")
-    for title, key in (("running", "running"), ("queued", "queued"), ("failed jobs", "failed")):
-        print(f"{title}: {len(data[key]) or 'none'}")
-        for job in data[key]:
+    tracks = state.tracks
+    print(f"tracks: {tracks.pending} pending ({tracks.due} due now, {tracks.retrying} retrying later), "
+          f"{tracks.failed} failed")
+    for title, jobs in (("running", state.running), ("queued", state.queued), ("failed jobs", state.failed)):
+        print(f"{title}: {len(jobs) or 'none'}")
+        for job in jobs:
             print(_job_line(job))
-    if data["retrying_tracks"]:
+    if state.retrying_tracks:
         print("retrying tracks:")
-        for track in data["retrying_tracks"]:
-            print(f"  #{track['id']} {track['track']}: {track['error']} (attempt {track['attempts']}, "
-                  f"next at {track['next_attempt_at']})")
-    if data["failed_tracks"]:
+        for track in state.retrying_tracks:
+            print(f"  #{track.id} {track.label}: {track.error} (attempt {track.attempts}, "
+                  f"next at {track.next_attempt_at})")
+    if state.failed_tracks:
         print("failed tracks:")
-        for track in data["failed_tracks"]:
-            print(f"  #{track['id']} {track['track']}: {track['error']}")
-    print(f"last backup: {data['last_backup'] or 'never'} ({len(data['backups'])} kept)")
+        for track in state.failed_tracks:
+            print(f"  #{track.id} {track.label}: {track.error}")
+    print(f"last backup: {state.last_backup or 'never'} ({len(state.backups)} kept)")
     return 0
 
 
@@ -85,11 +83,11 @@ async def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.device:
         settings = settings.model_copy(update={"device": args.device})
     # Progress of a long-running worker is the point of its output: INFO for the scheduler, whatever -v says.
-    for name in ("core.jobs", "moodtape.worker"):
+    for name in ("moodtape.core.pipeline", "moodtape.worker"):
         logging.getLogger(name).setLevel(min(logging.getLogger(name).getEffectiveLevel(), logging.INFO))
     async with engine_for(settings) as engine:
         if args.once:
-            summary = await Worker(engine).tick()
+            summary = await engine.worker().tick()
             if args.json:
                 print_json(summary)
             else:
@@ -99,14 +97,10 @@ async def run_worker(args: argparse.Namespace, settings: Settings) -> int:
                 if not summary["jobs"]:
                     print("nothing to do")
             return 0
-        handle = start_scheduler(engine)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, stop.set)
-            except (NotImplementedError, RuntimeError):  # pragma: no cover - platforms without signal support
-                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+        from moodtape.core.pipeline.scheduler import start_scheduler  # APScheduler: only when it runs
+
+        handle = start_scheduler(engine.worker(), on_queued=engine.on_queued)
+        stop = stop_on_signals()
         log.info("worker running on %s (database %s); stop with Ctrl-C", engine.device, settings.db_path)
         print(f"worker running on {engine.device}; Ctrl-C to stop", file=sys.stderr, flush=True)
         try:

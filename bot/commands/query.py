@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from bot.commands.common import engine_for, print_json
-from bot.render import similar_text
-from core.config import Settings
+from moodtape.bot.commands.common import engine_for, print_json
+from moodtape.bot.render import similar_text
+from moodtape.core.config import Settings
+from moodtape.core.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,9 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.k is not None and not 1 <= args.k <= 100:
-        raise ValueError("--k must be between 1 and 100")
+        raise UserError("--k must be between 1 and 100")
     async with engine_for(settings) as engine:
-        result = await engine.similar(" ".join(args.query), args.k)
+        result = await engine.similar(" ".join(args.query), args.k, paths=True)  # an admin's own files
     if args.json:
         print_json(result.to_json())
     else:

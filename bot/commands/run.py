@@ -12,13 +12,16 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.commands.common import engine_for
-from core.config import Settings
-from core.errors import UserError
+from moodtape.bot.checks import check_tokens
+from moodtape.bot.commands.common import engine_for, stop_on_signals
+from moodtape.core.config import Settings
+from moodtape.core.errors import UserError
+
+if TYPE_CHECKING:  # the module itself is imported only when the scheduler runs (it loads APScheduler)
+    from moodtape.core.pipeline.scheduler import SchedulerHandle
 
 log = logging.getLogger("moodtape.run")
 
@@ -35,46 +38,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _check_tokens(which: list[str], settings: Settings) -> None:
-    """Fail before opening anything when a token is missing (Telegram/Discord check the value at login)."""
-    missing = []
-    if "telegram" in which and not (settings.telegram_token and settings.telegram_token.get_secret_value().strip()):
-        missing.append("MOODTAPE_TELEGRAM_TOKEN (create a bot with @BotFather)")
-    if "discord" in which and not (settings.discord_token and settings.discord_token.get_secret_value().strip()):
-        missing.append("MOODTAPE_DISCORD_TOKEN (create a bot in the Discord Developer Portal)")
-    if missing:
-        raise UserError("missing token: set " + " and ".join(missing))
-
-
-def _install_signal_handlers(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # pragma: no cover - platforms without loop signal support
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-
-
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     which = ["telegram", "discord"] if args.which == "all" else [args.which]
-    _check_tokens(which, settings)
+    await check_tokens(settings, which)  # each token asked of its service: one line for what is wrong
     # A long-running service should say what it does: INFO for its own loggers, whatever -v says.
-    for name in ("core.jobs", "bot.telegram_app", "bot.discord_app", "moodtape.run"):
+    for name in ("moodtape.core.pipeline", "moodtape.bot.telegram", "moodtape.bot.discord", "moodtape.run"):
         logging.getLogger(name).setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
-    stop = asyncio.Event()
-    _install_signal_handlers(stop)
+    stop = stop_on_signals()
 
     async with engine_for(settings) as engine:
-        scheduler: Any = None
+        scheduler: SchedulerHandle | None = None
         telegram_app: Any = None
         tasks: list[asyncio.Task[Any]] = []
         try:
             if not args.no_scheduler:
-                from core.jobs import start_scheduler
+                from moodtape.core.pipeline.scheduler import start_scheduler  # APScheduler: only when it runs
 
-                scheduler = start_scheduler(engine)
+                scheduler = start_scheduler(engine.worker(), on_queued=engine.on_queued)
             if "telegram" in which:
-                from bot.telegram_app import build_application, start_telegram
+                from moodtape.bot.telegram import build_application, start_telegram
 
                 telegram_app = build_application(engine, settings)
                 await start_telegram(telegram_app)
@@ -83,7 +65,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                         if settings.telegram_webhook_url else "long polling")
                 print(f"telegram bot running ({mode})", file=sys.stderr, flush=True)
             if "discord" in which:
-                from bot.discord_app import run_discord
+                from moodtape.bot.discord import run_discord
 
                 tasks.append(asyncio.create_task(run_discord(engine, settings), name="discord"))
                 print("discord bot starting", file=sys.stderr, flush=True)
@@ -101,7 +83,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             if telegram_app is not None:
-                from bot.telegram_app import stop_telegram
+                from moodtape.bot.telegram import stop_telegram
 
                 await stop_telegram(telegram_app)
             if scheduler is not None:

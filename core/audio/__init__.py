@@ -1,1 +1,36 @@
-"""Moodtape."""
+"""Audio in: decoding any file to samples, reading its tags, and turning samples into a content vector.
+
+ffmpeg decodes (audio.decode), mutagen reads tags (audio.tags); the handcrafted descriptor (audio.descriptor,
+over torch features in audio.features) is the default embedder, and the learned CNN (audio.encoder) the
+other one, loaded only when it is asked for by name (`load_audio_embedder(kind="learned")`), never at import.
+"""
+
+from moodtape.core.audio.decode import SAMPLE_RATE, AudioError, decode, ffmpeg_binary
+from moodtape.core.audio.descriptor import HandcraftedEmbedder, Standardizer, finish, raw_from_samples
+from moodtape.core.audio.embedders import (
+    DEFAULT_EMBEDDER,
+    EMBEDDERS,
+    AudioEmbedder,
+    UnknownEmbedder,
+    load_audio_embedder,
+)
+from moodtape.core.audio.tags import AUDIO_EXTENSIONS, Tags, read_tags
+
+__all__ = [
+    "SAMPLE_RATE",
+    "AudioError",
+    "decode",
+    "ffmpeg_binary",
+    "AUDIO_EXTENSIONS",
+    "Tags",
+    "read_tags",
+    "AudioEmbedder",
+    "HandcraftedEmbedder",
+    "Standardizer",
+    "finish",
+    "raw_from_samples",
+    "EMBEDDERS",
+    "DEFAULT_EMBEDDER",
+    "UnknownEmbedder",
+    "load_audio_embedder",
+]

@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
+from moodtape.core.errors import UserError
+
 SAMPLE_RATE = 22050
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
 
 
-class AudioError(ValueError):
+class AudioError(UserError):
     """A file that cannot become audio we can embed; `reason` is user-facing."""
 
     def __init__(self, reason: str, path: str | os.PathLike[str] | None = None) -> None:

@@ -20,8 +20,8 @@ from importlib import resources
 import numpy as np
 import torch
 
-from core.audio.decode import SAMPLE_RATE
-from core.audio.features import FrameFeatures, frame_features, tempo_profile, to_tensor
+from moodtape.core.audio.decode import SAMPLE_RATE
+from moodtape.core.audio.features import FrameFeatures, frame_features, tempo_profile, to_tensor
 
 DIM = 128
 NAME = "hand"
@@ -121,7 +121,7 @@ class Standardizer:
 
 @functools.lru_cache(maxsize=1)
 def shipped_standardizer() -> Standardizer:
-    data = json.loads((resources.files("core") / "data" / "descriptor_stats.json").read_text(encoding="utf-8"))
+    data = json.loads((resources.files("moodtape.core") / "data" / "descriptor_stats.json").read_text(encoding="utf-8"))
     return Standardizer.from_json(data)
 
 

@@ -12,11 +12,19 @@ from typing import Protocol
 
 import numpy as np
 
-from core.audio.descriptor import HandcraftedEmbedder
+from moodtape.core.audio.descriptor import HandcraftedEmbedder
+from moodtape.core.errors import SettingsError
 
 #: Names accepted by `load_audio_embedder`; "default" means DEFAULT_EMBEDDER.
 EMBEDDERS = ("handcrafted", "learned")
 DEFAULT_EMBEDDER = "handcrafted"
+
+
+class UnknownEmbedder(SettingsError, ValueError):
+    """An embedder name no embedder has (`--encoder`): a setting to fix, shown to the person as is.
+
+    Also a `ValueError`, the type callers of `load_audio_embedder` have always been able to catch.
+    """
 
 
 class AudioEmbedder(Protocol):
@@ -32,7 +40,7 @@ def load_audio_embedder(device: str = "cpu", kind: str = "default") -> AudioEmbe
     if name == "handcrafted":
         return HandcraftedEmbedder(device=device)
     if name == "learned":
-        from core.audio.encoder import LearnedEmbedder
+        from moodtape.core.audio.encoder import LearnedEmbedder
 
         return LearnedEmbedder(device=device)
-    raise ValueError(f"unknown audio embedder {kind!r}; use default, {' or '.join(EMBEDDERS)}")
+    raise UnknownEmbedder(f"unknown audio embedder {kind!r}; use default, {' or '.join(EMBEDDERS)}")

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from core.audio.decode import SAMPLE_RATE
-from core.audio.features import log_mel, to_tensor
+from moodtape.core.audio.decode import SAMPLE_RATE
+from moodtape.core.audio.features import log_mel, to_tensor
+from moodtape.core.errors import SettingsError
 
 NAME = "learned"
 DIM = 128
@@ -123,8 +124,22 @@ def pool_windows(window_vectors: torch.Tensor) -> torch.Tensor:
     return F.normalize(unit.mean(dim=0), dim=-1)
 
 
+class MissingWeights(SettingsError, FileNotFoundError):
+    """No encoder weights where a person pointed (`--weights`, a broken install): shown to them as is.
+
+    Also a `FileNotFoundError`, the type callers of `load_encoder` have always been able to catch.
+    """
+
+
+class ForeignWeights(SettingsError, ValueError):
+    """A weights file that is not a Moodtape audio encoder (another model's safetensors): shown as is.
+
+    Also a `ValueError`, the type callers of `load_encoder` have always been able to catch.
+    """
+
+
 def default_weights_path() -> Path:
-    return Path(str(resources.files("core") / "data" / "audio_encoder" / WEIGHTS_FILE))
+    return Path(str(resources.files("moodtape.core") / "data" / "audio_encoder" / WEIGHTS_FILE))
 
 
 def weights_digest(path: Path) -> str:
@@ -150,11 +165,11 @@ def load_encoder(path: Path, device: str = "cpu") -> tuple[AudioCNN, str]:
     from safetensors.torch import load_file
 
     if not path.is_file():
-        raise FileNotFoundError(f"no audio encoder weights at {path}")
+        raise MissingWeights(f"no audio encoder weights at {path}")
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
     if "config" not in metadata:
-        raise ValueError(f"{path} is not a Moodtape audio encoder (no config in its metadata)")
+        raise ForeignWeights(f"{path} is not a Moodtape audio encoder (no config in its metadata)")
     config = EncoderConfig.from_dict(json.loads(metadata["config"]))
     model = AudioCNN(config)
     model.load_state_dict(load_file(str(path)), strict=True)

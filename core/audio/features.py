@@ -16,7 +16,7 @@ import librosa
 import numpy as np
 import torch
 
-from core.audio.decode import SAMPLE_RATE
+from moodtape.core.audio.decode import SAMPLE_RATE
 
 N_FFT = 2048
 HOP = 512

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import mutagen
 
-from core.text import split_artist_title
+from moodtape.core.text import split_artist_title
 
 AUDIO_EXTENSIONS = frozenset(
     {".mp3", ".ogg", ".oga", ".opus", ".flac", ".wav", ".wave", ".m4a", ".aac", ".mp4", ".wma", ".aif",

@@ -17,14 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from moodtape.core.vectors import unit
+
 #: Below this many tracks with both vectors, no bridge is fitted (a map from 128 dims needs examples).
 MIN_TRACKS = 20
 ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
-
-
-def _unit(rows: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    return rows / np.where(norms > 0, norms, 1.0)
 
 
 def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
@@ -51,8 +48,8 @@ def cross_validated_cosine(x: np.ndarray, y: np.ndarray, alpha: float, *, folds:
     out = np.zeros(n)
     for held in _folds(n, min(folds, n), seed):
         train = np.setdiff1d(np.arange(n), held)
-        predicted = _unit(_apply(_ridge(x[train], y[train], alpha), x[held]))
-        out[held] = np.sum(predicted * _unit(y[held]), axis=1)
+        predicted = unit(_apply(_ridge(x[train], y[train], alpha), x[held]))
+        out[held] = np.sum(predicted * unit(y[held]), axis=1)
     return out
 
 
@@ -67,7 +64,7 @@ class Bridge:
     def predict(self, audio: np.ndarray) -> np.ndarray:
         """Unit collaborative vectors for rows of audio vectors."""
         x = np.atleast_2d(np.asarray(audio, dtype=np.float64))
-        return _unit(_apply(self.weights, x)).astype(np.float32)
+        return unit(_apply(self.weights, x)).astype(np.float32)
 
     @property
     def version(self) -> str:
@@ -89,7 +86,7 @@ class Bridge:
 def fit_bridge(audio: np.ndarray, cf: np.ndarray, audio_version: str, *, folds: int = 5, seed: int = 0) -> Bridge:
     """Ridge from audio to (unit) collaborative vectors, strength picked by k-fold cross-validated cosine."""
     x = np.asarray(audio, dtype=np.float64)
-    y = _unit(np.asarray(cf, dtype=np.float64))
+    y = unit(np.asarray(cf, dtype=np.float64))
     if len(x) != len(y):
         raise ValueError("one collaborative vector per audio vector")
     if len(x) < MIN_TRACKS:

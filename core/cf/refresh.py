@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from core.cf.bridge import MIN_TRACKS, Bridge, fit_bridge
-from core.cf.matrix import Interactions, build_interactions
-from core.cf.state import CFState, load_state, save_state
-from core.errors import UserError
-from db.models import VECTOR_DIMS
-from db.store import Store
+from moodtape.core.cf.bridge import MIN_TRACKS, Bridge, fit_bridge
+from moodtape.core.cf.matrix import Interactions, build_interactions
+from moodtape.core.cf.state import CFState, load_state, save_state
+from moodtape.core.errors import UserError
+from moodtape.core.vectors import unit
+from moodtape.db.models import VECTOR_DIMS
+from moodtape.db.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +37,16 @@ DAE_PARAMS = {"dropout": 0.8, "masked_weight": 20.0, "epochs": 30, "sampled": 16
 def _fit(interactions: Interactions, method: str, dims: int, device: str) -> tuple[np.ndarray, str]:
     """Item vectors (n_items x dims) and the model's parameter string."""
     if method == "als":
-        from core.cf.als import fit_als
+        from moodtape.core.cf.als import fit_als
 
         als = fit_als(interactions.matrix, factors=dims, **ALS_PARAMS)  # type: ignore[arg-type]
         return als.item_vectors(), als.version
     if method == "dae":
-        from core.cf.dae import fit_dae
+        from moodtape.core.cf.dae import fit_dae
 
         dae = fit_dae(interactions.matrix, dims=dims, device=device, **DAE_PARAMS)  # type: ignore[arg-type]
         return dae.item_vectors(), dae.version
-    from core.cf.itemknn import ItemKNN
+    from moodtape.core.cf.itemknn import ItemKNN
 
     knn = ItemKNN(interactions.matrix)
     return knn.item_vectors(dims), f"itemknn-puresvd{dims}"
@@ -59,9 +60,7 @@ def _unit(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     norms = np.linalg.norm(rows, axis=1)
     ok = norms > 1e-4 * float(np.median(norms)) if len(norms) else norms > 0
-    out = np.zeros_like(rows, dtype=np.float32)
-    out[ok] = rows[ok] / norms[ok, None]
-    return out, ok
+    return np.where(ok[:, None], unit(rows), 0.0).astype(np.float32), ok
 
 
 async def refresh_cf(store: Store, *, method: str = "als", dims: int = 64, device: str = "cpu") -> dict[str, Any]:
@@ -90,11 +89,11 @@ async def refresh_cf(store: Store, *, method: str = "als", dims: int = 64, devic
     fit_started = time.perf_counter()
     vectors, params = await asyncio.to_thread(_fit, interactions, method, dims, device)
     report["fit_s"] = round(time.perf_counter() - fit_started, 2)
-    unit, ok = _unit(vectors.astype(np.float32))
+    directions, ok = _unit(vectors.astype(np.float32))
     has_positive = interactions.item_counts() > 0
     keep = ok & has_positive
     version = f"{params}-r{interactions.n_rows}-t{interactions.n_items}-n{positives}"
-    rows = [(int(tid), unit[i]) for i, tid in enumerate(interactions.item_ids) if keep[i]]
+    rows = [(int(tid), directions[i]) for i, tid in enumerate(interactions.item_ids) if keep[i]]
     written = await store.put_vectors("cf", rows, version)
     report.update(status="ok", version=version, vectors=written, without_direction=int((~ok & has_positive).sum()))
 

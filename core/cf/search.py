@@ -15,8 +15,8 @@ from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
-from db.models import Neighbor, StoredVector
-from db.store import Store
+from moodtape.db.models import Neighbor, StoredVector
+from moodtape.db.store import Store
 
 MAX_FETCH = 4096  # sqlite-vec's limit on k
 

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from core.cf.bridge import Bridge
-from db.store import Store
+from moodtape.core.cf.bridge import Bridge
+from moodtape.db.store import Store
 
 STATE_KEY = "cf.state"
 BRIDGE_KEY = "cf.bridge"

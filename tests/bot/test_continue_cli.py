@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from moodtape.bot.cli import main
 from tests.core.cf.synthetic import genre_playlists, write_mpd
 
 TRACK_KEYS = {"id", "title", "artist", "album", "source", "score", "reason"}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from moodtape.bot.cli import main
 from tests.conftest import AUDIO
 from tests.fakes.http_server import FakeWeb
 
@@ -98,7 +98,7 @@ def test_a_refused_link_exits_with_the_reason(capsys: pytest.CaptureFixture[str]
 
 def _worker(db: str, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
     full = {**os.environ, **env, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1"}
-    return subprocess.Popen([sys.executable, "-m", "bot.cli", "--db", db, "worker", *extra], cwd=ROOT, env=full,
+    return subprocess.Popen([sys.executable, "-m", "moodtape.bot.cli", "--db", db, "worker", *extra], cwd=ROOT, env=full,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

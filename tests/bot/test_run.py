@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from moodtape.bot.cli import main
 from tests.fakes.telegram_server import FakeTelegram
 from tests.tiny_models import build_tiny_roberta
 
@@ -33,7 +33,7 @@ def _child_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 async def test_refused_telegram_token_is_one_line(tmp_path: Path) -> None:
     async with FakeTelegram() as server:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "telegram", "--no-scheduler",
+            sys.executable, "-m", "moodtape.bot.cli", "run", "telegram", "--no-scheduler",
             env=_child_env(tmp_path, MOODTAPE_TELEGRAM_TOKEN="999:wrong-token",
                            MOODTAPE_TELEGRAM_API_URL=server.root),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -48,7 +48,7 @@ async def test_run_telegram_answers_and_stops_on_sigterm(tmp_path: Path) -> None
     model = build_tiny_roberta(tmp_path / "model")
     async with FakeTelegram() as server:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "telegram",
+            sys.executable, "-m", "moodtape.bot.cli", "run", "telegram",
             env=_child_env(tmp_path, MOODTAPE_TELEGRAM_TOKEN=server.token, MOODTAPE_TELEGRAM_API_URL=server.root,
                            MOODTAPE_EMOTION_MODEL=str(model), MOODTAPE_KOREAN_EMOTION_MODEL=str(model)),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -75,7 +75,7 @@ async def test_run_telegram_with_a_webhook_answers_updates_posted_to_it(tmp_path
     model = build_tiny_roberta(tmp_path / "model")
     async with FakeTelegram() as server:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "telegram", "--no-scheduler",
+            sys.executable, "-m", "moodtape.bot.cli", "run", "telegram", "--no-scheduler",
             env=_child_env(tmp_path, MOODTAPE_TELEGRAM_TOKEN=server.token, MOODTAPE_TELEGRAM_API_URL=server.root,
                            MOODTAPE_EMOTION_MODEL=str(model), MOODTAPE_KOREAN_EMOTION_MODEL=str(model),
                            MOODTAPE_TELEGRAM_WEBHOOK_URL=url, MOODTAPE_TELEGRAM_WEBHOOK_PORT=str(port)),

@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from telegram.ext import Application
 
-from bot.telegram_app import build_application, check_telegram, start_telegram, stop_telegram
-from core.config import Settings
-from core.engine import Engine
-from core.errors import UserError
-from core.moods import STRATEGIES
+from moodtape.bot.telegram import build_application, check_telegram, start_telegram, stop_telegram
+from moodtape.core.config import Settings
+from moodtape.core.engine import Engine
+from moodtape.core.errors import UserError
+from moodtape.core.mood.space import STRATEGIES
 from tests.conftest import AUDIO, make_settings
 from tests.fakes.http_server import FakeWeb
 from tests.fakes.telegram_server import FakeTelegram
@@ -437,7 +437,7 @@ async def test_an_engine_failure_becomes_an_apology_and_the_bot_keeps_working(
 
     monkeypatch.setattr(bot.engine, "similar", broken)
     monkeypatch.setattr(bot.engine, "feedback", broken)
-    with caplog.at_level(logging.ERROR, logger="bot.telegram_app"):
+    with caplog.at_level(logging.ERROR, logger="moodtape.bot.telegram"):
         server.send_text(ANA, "/similar Wesnoth")
         reply = await server.wait_for_message(ANA["id"], contains=APOLOGY)
     assert "melted" not in reply["text"]  # no internals shown to the person

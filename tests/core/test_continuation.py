@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cf.refresh import refresh_cf
-from core.continuation import continue_playlist
-from core.errors import QueryError
-from db.store import Store
+from moodtape.core.cf.refresh import refresh_cf
+from moodtape.core.recommend.continuation import continue_playlist
+from moodtape.core.errors import QueryError
+from moodtape.db.store import Store
 from tests.core.cf.store_data import add_audio_track, genre_audio, import_genres
 
 

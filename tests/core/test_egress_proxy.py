@@ -16,8 +16,8 @@ import pytest
 from yt_dlp import YoutubeDL
 from yt_dlp.networking.exceptions import HTTPError, ProxyError, TransportError
 
-from core.egress_proxy import EgressProxy, ProxyRequestError, connect_url, parse_head
-from core.net import AddressPolicy, GuardedClient
+from moodtape.core.links import AddressPolicy, GuardedClient
+from moodtape.core.links.egress_proxy import EgressProxy, _ProxyRefusal, connect_url, parse_head
 from tests.conftest import make_settings
 from tests.fakes.dns import StubDNS
 from tests.fakes.http_server import FakeWeb
@@ -186,7 +186,7 @@ def test_request_heads_and_connect_targets_are_parsed_strictly() -> None:
     assert connect_url("www.youtube.com:443") == "https://www.youtube.com:443/"
     assert connect_url("[2001:db8::1]:443") == "https://[2001:db8::1]:443/"
     for bad in ("www.youtube.com", "host:0", "host:99999", ":443"):
-        with pytest.raises(ProxyRequestError):
+        with pytest.raises(_ProxyRefusal):
             connect_url(bad)
-    with pytest.raises(ProxyRequestError):
+    with pytest.raises(_ProxyRefusal):
         parse_head(b"GET / HTTP/1.1\r\n Folded: header")

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from core.emotion import (
-    BUNDLED_ENGLISH, BUNDLED_KOREAN, EmotionClassifier, MoodReader, detect_language, prepare_text,
+from moodtape.bot.cli import main
+from moodtape.core.engine import Engine
+from moodtape.core.errors import UserError
+from moodtape.core.mood import (
+    BUNDLED_ENGLISH, BUNDLED_KOREAN, STRATEGIES, EmotionClassifier, MoodReader, detect_language, prepare_text,
 )
-from core.engine import Engine
-from core.errors import UserError
-from core.moods import STRATEGIES
 from tests.conftest import make_settings
 from tests.tiny_models import EKMAN, build_tiny_roberta, one_torch_thread  # noqa: F401 (autouse fixture)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.engine import Engine
-from core.errors import QueryError, UserError
+from moodtape.core.engine import Engine
+from moodtape.core.errors import QueryError, UserError
 from tests.conftest import make_settings
 
 
@@ -15,7 +15,7 @@ async def test_empty_database_uses_the_demo_catalogue(engine: Engine) -> None:
     store, catalogue = await engine.catalogue()
     assert catalogue == "demo" and await store.count_tracks("ready") > 100
     result = await engine.similar("Battle for Wesnoth", 3)
-    assert result.query["catalogue"] == "demo" and len(result.tracks) == 3
+    assert result.query.catalogue == "demo" and len(result.tracks) == 3
     assert all(t.source and t.source.startswith("https://packages.debian.org/") for t in result.tracks)
     assert await engine.store.count_tracks() == 0  # the user's database is untouched
 
@@ -26,7 +26,7 @@ async def test_own_music_replaces_the_demo(engine: Engine, audio_dir: Path) -> N
     _, catalogue = await engine.catalogue()
     assert catalogue == "database"
     result = await engine.similar("pad a", 4)  # title words (no tags: titles come from file names)
-    assert result.query["track"]["title"] == "pad a"
+    assert result.query.track.title == "pad a"
     top = [t.title for t in result.tracks]
     assert top[0] == "pad a"  # the other encoding of the same music first
     assert top.index("pad b") < top.index("beat a")
@@ -38,8 +38,8 @@ async def test_similar_by_id_and_by_unknown_file(engine: Engine, audio_dir: Path
     beat_id = report.added[0][0]
     by_id = await engine.similar(f"#{beat_id}", 5)
     assert [t.id for t in by_id.tracks] != [] and beat_id not in [t.id for t in by_id.tracks]
-    outside = await engine.similar(str(audio_dir / "beat_b.mp3"), 1)
-    assert outside.query["kind"] == "file" and outside.query["track"] is None
+    outside = await engine.similar(str(audio_dir / "beat_b.mp3"), 1, paths=True)
+    assert outside.query.kind == "file" and outside.query.track is None
     assert outside.tracks[0].title == "beat a"
     assert await engine.store.count_tracks() == 2  # the query file was not added
 
@@ -48,8 +48,8 @@ async def test_known_file_is_recognised_by_content(engine: Engine, audio_dir: Pa
     await engine.add_files([audio_dir / "beat_a.ogg", audio_dir / "pad_b.mp3"])
     copy = audio_dir / "renamed.ogg"
     copy.write_bytes((audio_dir / "beat_a.ogg").read_bytes())
-    result = await engine.similar(str(copy))
-    assert result.query["track"]["title"] == "beat a"
+    result = await engine.similar(str(copy), paths=True)
+    assert result.query.track.title == "beat a"
     assert "beat a" not in [t.title for t in result.tracks]
 
 
@@ -60,9 +60,16 @@ async def test_clear_errors(engine: Engine, audio_dir: Path) -> None:
     with pytest.raises(QueryError, match="matches"):
         await engine.similar("zzz nothing like this")
     with pytest.raises(UserError, match="not an audio file"):
-        await engine.similar(str(audio_dir / "notes.txt"))
+        await engine.similar(str(audio_dir / "notes.txt"), paths=True)
     with pytest.raises(QueryError):
         await engine.similar("   ")
+
+
+async def test_chat_queries_never_open_server_files(engine: Engine, audio_dir: Path) -> None:
+    """Without `paths=True` (only the CLI passes it) a path is just words to look up in the catalogue."""
+    await engine.add_files([audio_dir / "pad_b.mp3"])
+    with pytest.raises(QueryError, match="matches"):
+        await engine.similar(str(audio_dir / "beat_b.mp3"))
 
 
 async def test_metadata_only_track_cannot_be_compared_by_sound(tmp_path: Path) -> None:

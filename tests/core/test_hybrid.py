@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cf.refresh import refresh_cf
-from core.cf.state import load_state
-from core.continuation import continue_playlist
-from core.engine import Engine
-from core.errors import QueryError
-from core.hybrid import similar_to_audio, similar_tracks
-from core.similar import audio_neighbours
-from db.store import Store
+from moodtape.core.cf.refresh import refresh_cf
+from moodtape.core.cf.state import load_state
+from moodtape.core.recommend.continuation import continue_playlist
+from moodtape.core.engine import Engine
+from moodtape.core.errors import QueryError
+from moodtape.core.recommend.hybrid import similar_to_audio, similar_tracks
+from moodtape.core.recommend.similar import audio_neighbours
+from moodtape.db.store import Store
 from tests.conftest import make_settings
 from tests.core.cf.store_data import AUDIO_VERSION, add_audio, add_audio_track, genre_audio, import_genres
 
@@ -25,7 +25,7 @@ async def test_metadata_only_tracks_become_queryable_through_playlists(tmp_path:
         assert (await engine.catalogue())[1] == "demo"  # imported playlists alone: nothing to compare yet
         await refresh_cf(engine.store)
         result = await engine.similar("Artist A2 - Song A2", 5)
-        assert result.query["catalogue"] == "database" and result.query["track"]["id"] == ids["Song A2"]
+        assert result.query.catalogue == "database" and result.query.track.id == ids["Song A2"]
         assert all(t.title.startswith("Song A") for t in result.tracks)
         assert all("often in the same playlists" in t.reason and "sound" not in t.reason for t in result.tracks)
         tracks = (await engine.continue_playlist(["Song B1", "Artist B2 - Song B2"], 5)).tracks
@@ -34,7 +34,7 @@ async def test_metadata_only_tracks_become_queryable_through_playlists(tmp_path:
         # such an answer lands in the demo (ids say which catalogue), not on an imported track.
         assert (await engine.catalogue("mood"))[1] == "demo"
         stats = await engine.stats()
-        assert stats["queries_use"] == "database" and stats["chat_uses"] == "demo"
+        assert stats.queries_use == "database" and stats.chat_uses == "demo"
         demo_store, _ = await engine.catalogue("mood")
         demo_track = (await demo_store.list_tracks(status="ready", limit=1))[0]
         await engine.feedback(demo_track.id, "tg:5", 1)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.importer import import_file
-from db.store import Store
+from moodtape.core.pipeline.importer import import_file
+from moodtape.db.store import Store
 from tests.core.cf.synthetic import write_mpd
 
 

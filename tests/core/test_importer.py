@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from core.importer import ImportFormatError, detect_format, import_file
-from core.text import match_key
-from db.models import NewTrack
-from db.store import Store
+from moodtape.core.pipeline.importer import ImportFormatError, detect_format, import_file, read_mpd
+from moodtape.core.text import match_key
+from moodtape.db.models import NewTrack
+from moodtape.db.store import Store
 from tests.conftest import FIXTURES
 
 
@@ -66,3 +66,12 @@ async def test_broken_json_is_a_clear_error(store: Store, tmp_path: Path) -> Non
     bad.write_text('{"playlists": [', encoding="utf-8")
     with pytest.raises(ImportFormatError, match="not valid"):
         await import_file(store, bad)
+
+
+def test_read_mpd_is_the_one_reader_of_plain_and_gzipped_slices(tmp_path: Path) -> None:
+    plain = read_mpd(FIXTURES / "mpd_slice.json")
+    packed = tmp_path / "slice.json.gz"
+    packed.write_bytes(gzip.compress((FIXTURES / "mpd_slice.json").read_bytes()))
+    assert read_mpd(packed) == plain and len(plain.playlists) == 3
+    with pytest.raises(ImportFormatError, match="no such file"):
+        read_mpd(tmp_path / "missing.json")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.engine import Engine
-from core.ingest import collect_files
+from moodtape.core.engine import Engine
+from moodtape.core.pipeline.ingest import collect_files
 from tests.conftest import GOOD_AUDIO
 
 

@@ -12,30 +12,23 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.config import Settings
-from core.embedding import TrackEmbedder
-from core.engine import Engine
-from core.jobs import (
-    BACKUP,
-    EMBED,
-    Worker,
-    backup_database,
-    backup_due,
-    default_batch_size,
-    list_backups,
-    machine_prefix,
-    start_scheduler,
-)
-from core.net import NotAudio
-from db.connect import connector, pick_driver
-from db.store import Store
+from moodtape.core.config import Settings
+from moodtape.core.pipeline.embedding import TrackEmbedder
+from moodtape.core.engine import Engine
+from moodtape.core.pipeline.backups import backup_database, backup_due, list_backups
+from moodtape.core.pipeline.identity import machine_prefix
+from moodtape.core.pipeline.scheduler import SchedulerHandle, start_scheduler
+from moodtape.core.pipeline.worker import BACKUP, EMBED, Worker, default_batch_size
+from moodtape.core.links import NotAudio
+from moodtape.db.connect import connector, pick_driver
+from moodtape.db.store import Store
 from tests.conftest import AUDIO, make_settings
 from tests.fakes.http_server import FakeWeb
 
@@ -66,6 +59,16 @@ async def engine(tmp_path: Path, web: FakeWeb, monkeypatch: pytest.MonkeyPatch) 
     finally:
         await opened.close()
     assert list(scratch.iterdir()) == []  # downloaded audio never outlives its embedding
+
+
+def make_worker(engine: Engine, *, embedder: Any = None, **options: Any) -> Worker:
+    """A worker on `engine` with an instrumented embedder, other batch sizes or leases."""
+
+    async def load() -> Any:
+        return embedder if embedder is not None else await engine.embedder()
+
+    return Worker(engine.store, engine.settings, device=engine.device, embedder=load,
+                  open_track=engine.links.open_track, **options)
 
 
 class SimulatedCrash(BaseException):
@@ -124,25 +127,54 @@ async def snapshot(store: Store, skip: set[int]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ links through the scheduler
+async def eventually(condition: Callable[[], Awaitable[bool]], failure: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await condition():
+        assert time.monotonic() < deadline, failure
+        await asyncio.sleep(0.05)
+
+
+async def link_after_first_tick(engine: Engine, handle: SchedulerHandle) -> int:
+    """Wait for the scheduler's first tick, then add a link; the link's track id."""
+
+    async def ticked() -> bool:
+        return handle.ticks >= 1
+
+    await eventually(ticked, "the first tick did not run")
+    result = await engine.add_link("https://www.deezer.com/track/1109731")
+    assert result.status == "pending"
+    return result.track_id
+
+
+async def embedded(engine: Engine, track_id: int) -> bool:
+    return (await engine.store.get_track(track_id)).status != "pending"  # type: ignore[union-attr]
+
+
 async def test_scheduler_turns_a_link_into_a_ready_track(engine: Engine, web: FakeWeb) -> None:
-    handle = start_scheduler(engine, interval_s=3600)  # the first tick runs at once, the next in an hour...
+    handle = start_scheduler(engine.worker(), interval_s=3600)  # the first tick runs at once, the next in an hour...
     try:
-        deadline = time.monotonic() + 60
-        while handle.ticks < 1:
-            assert time.monotonic() < deadline, "the first tick did not run"
-            await asyncio.sleep(0.05)
-        result = await engine.add_link("https://www.deezer.com/track/1109731")
-        assert result.status == "pending"
-        handle.wake()  # ... unless woken, as a bot does right after an /add
-        while (await engine.store.get_track(result.track_id)).status == "pending":  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "the scheduler did not embed the link"
-            await asyncio.sleep(0.1)
+        track_id = await link_after_first_tick(engine, handle)
+        handle.wake()  # ... unless woken
+        await eventually(lambda: embedded(engine, track_id), "the scheduler did not embed the link")
     finally:
         await handle.stop()
-    assert (await engine.store.get_track(result.track_id)).status == "ready"  # type: ignore[union-attr]
+    assert (await engine.store.get_track(track_id)).status == "ready"  # type: ignore[union-attr]
     assert handle.ticks >= 1 and not handle.scheduler.running
     assert len(list_backups(engine.settings.backup_dir)) == 1  # the first tick also made the first backup
     assert not await backup_due(engine.store, engine.settings)
+
+
+async def test_adding_a_link_wakes_the_scheduler_of_this_process(engine: Engine, web: FakeWeb) -> None:
+    """A bot's /add calls `Engine.add_link` only; the scheduler beside it embeds the link before its next tick."""
+    handle = start_scheduler(engine.worker(), interval_s=3600, on_queued=engine.on_queued)
+    try:
+        track_id = await link_after_first_tick(engine, handle)  # no handle.wake() here
+        await eventually(lambda: embedded(engine, track_id), "adding the link did not wake the scheduler")
+        assert handle.ticks >= 2
+    finally:
+        await handle.stop()
+    assert engine.on_queued == []  # a stopped scheduler is no longer woken
+    assert (await engine.store.get_track(track_id)).status == "ready"  # type: ignore[union-attr]
 
 
 async def test_corrupt_downloads_fail_with_the_reason_and_change_nothing_else(engine: Engine, web: FakeWeb) -> None:
@@ -151,7 +183,7 @@ async def test_corrupt_downloads_fail_with_the_reason_and_change_nothing_else(en
     with pytest.raises(NotAudio, match="no audio format"):  # random bytes: refused at /add time, by sniffing
         await engine.add_link(web.url("/audio/corrupt.mp3"))
     before = await snapshot(engine.store, {garbage.track_id})
-    summary = await Worker(engine).tick()
+    summary = await engine.worker().tick()
     track = await engine.store.get_track(garbage.track_id)
     assert track is not None and track.status == "failed" and track.attempts == 1
     assert "truncated or corrupt" in (track.error or "") or "not an audio file" in (track.error or "")
@@ -164,7 +196,7 @@ async def test_transient_failures_back_off_then_succeed(engine: Engine, web: Fak
     link = web.url("/flaky/pad_b.mp3")
     result = await engine.add_link(link)
     web.fail_next["/flaky/pad_b.mp3"] = [503, 502]
-    worker = Worker(engine)
+    worker = engine.worker()
 
     await worker.tick()
     track = await engine.store.get_track(result.track_id)
@@ -194,9 +226,9 @@ async def test_retries_stop_at_max_attempts(tmp_path: Path, web: FakeWeb) -> Non
     async with await Engine.open(job_settings(tmp_path, web, max_attempts=2)) as engine:
         result = await engine.add_link(web.url("/flaky/beat_b.mp3"))
         web.fail_next["/flaky/beat_b.mp3"] = [503] * 5
-        await Worker(engine).tick()
+        await engine.worker().tick()
         await engine.store.set_status(result.track_id, "pending", "x", next_attempt_at="2000-01-01T00:00:00Z")
-        await Worker(engine).tick()
+        await engine.worker().tick()
         track = await engine.store.get_track(result.track_id)
         assert track is not None and track.status == "failed" and "gave up after 2 attempts" in (track.error or "")
 
@@ -205,7 +237,7 @@ async def test_permanent_errors_fail_at_once(engine: Engine, web: FakeWeb) -> No
     result = await engine.add_link(web.url("/flaky/pad_a.ogg"))
     web.fail_next["/flaky/pad_a.ogg"] = [404] * 5
     hits = web.hits["/flaky/pad_a.ogg"]
-    await Worker(engine).tick()
+    await engine.worker().tick()
     track = await engine.store.get_track(result.track_id)
     assert track is not None and track.status == "failed" and "404" in (track.error or "")
     assert track.attempts == 1 and web.hits["/flaky/pad_a.ogg"] == hits + 1  # asked once, not retried
@@ -220,7 +252,7 @@ async def test_a_crash_mid_batch_then_restart_completes_the_batch_once(tmp_path:
         await first.add_files(files, embed=False)
         crashing = CountingEmbedder(await first.embedder(), crash_at=4)
         count_mark_ready(first.store, ready_calls)
-        worker = Worker(first, embedder=crashing, concurrency=1, batch_size=6, lease_s=1)
+        worker = make_worker(first, embedder=crashing, concurrency=1, batch_size=6, lease_s=1)
         with pytest.raises(SimulatedCrash):
             await worker.tick()
         assert sum(ready_calls.values()) == 3
@@ -230,12 +262,12 @@ async def test_a_crash_mid_batch_then_restart_completes_the_batch_once(tmp_path:
     async with await Engine.open(settings) as second:  # "restart": a new process on the same database
         counting = CountingEmbedder(await second.embedder())
         count_mark_ready(second.store, ready_calls)
-        patient = Worker(second, embedder=counting, concurrency=1, lease_s=600)
+        patient = make_worker(second, embedder=counting, concurrency=1, lease_s=600)
         early = await patient.tick()
         assert [j for j in early["jobs"] if j["kind"] == EMBED] == []  # the dead worker's lease still holds
         assert await second.store.count_tracks("pending") == 3
         await asyncio.sleep(2.2)  # with a 1 s lease, the dead worker's has run out: requeued, run once
-        late = await Worker(second, embedder=counting, concurrency=1, lease_s=1).tick()
+        late = await make_worker(second, embedder=counting, concurrency=1, lease_s=1).tick()
         assert late["recovered"] == [running[0].id]
         assert await second.store.count_tracks("ready") == 6
         assert set(ready_calls) == {t.id for t in await second.store.list_tracks()}
@@ -253,7 +285,7 @@ async def test_a_cancelled_batch_gives_its_job_back_and_a_restart_finishes_it(tm
         await engine.add_files(files, embed=False)
         count_mark_ready(engine.store, ready_calls)
         slow = CountingEmbedder(await engine.embedder(), delay_s=0.3)
-        task = asyncio.create_task(Worker(engine, embedder=slow, concurrency=1, batch_size=6).tick())
+        task = asyncio.create_task(make_worker(engine, embedder=slow, concurrency=1, batch_size=6).tick())
         while sum(ready_calls.values()) < 2:
             await asyncio.sleep(0.05)
         task.cancel()
@@ -264,7 +296,7 @@ async def test_a_cancelled_batch_gives_its_job_back_and_a_restart_finishes_it(tm
         assert len(queued) == 1 and "interrupted" in (queued[0].last_error or "")
         done_before = sum(ready_calls.values())
         assert 2 <= done_before < 6
-        summary = await Worker(engine, concurrency=2).tick()
+        summary = await make_worker(engine, concurrency=2).tick()
         embedded = next(job for job in summary["jobs"] if job["kind"] == EMBED)
         assert embedded["id"] == queued[0].id and len(embedded["ready"]) == 6 - done_before
         assert await engine.store.count_tracks("ready") == 6 and all(n == 1 for n in ready_calls.values())
@@ -289,7 +321,7 @@ async def test_two_workers_never_run_the_same_job(tmp_path: Path) -> None:
             worker._backup = fake_backup  # type: ignore[method-assign]
             return worker
 
-        w1, w2 = instrument(Worker(one)), instrument(Worker(two))
+        w1, w2 = instrument(one.worker()), instrument(two.worker())
         await asyncio.gather(w1.run_pending((BACKUP,)), w2.run_pending((BACKUP,)))
         assert sorted(job_id for job_id, _ in ran) == sorted(ids)  # each job exactly once
         assert {worker for _, worker in ran} == {w1.id, w2.id}  # and both workers took part
@@ -304,7 +336,7 @@ async def test_only_dead_workers_lose_their_jobs(tmp_path: Path) -> None:
         dead_here = await store.claim_job([BACKUP], f"{machine_prefix()}999999/dead")  # no such process
         alive_elsewhere = await store.claim_job([BACKUP], "other-host/pid[1]/123/live")
         alive_here = await store.claim_job([BACKUP], f"{machine_prefix()}1/init")  # pid 1 always exists
-        worker = Worker(engine, lease_s=1)
+        worker = make_worker(engine, lease_s=1)
         assert await worker.recover() == [dead_here.id]  # type: ignore[union-attr]
         await asyncio.sleep(2.2)  # now the others' leases are stale too (nobody renewed them)
         assert sorted(await worker.recover()) == sorted([alive_elsewhere.id, alive_here.id])  # type: ignore[union-attr]
@@ -322,12 +354,12 @@ async def test_vectors_of_an_older_model_are_re_embedded(engine: Engine, web: Fa
         await engine.store.put_vector("audio", track.id, stored.vector, "hand-v0-older")  # type: ignore[union-attr]
     web.fail_next["/flaky/beat_b.mp3"] = [503]  # the link's audio is unreachable for now
     counting = CountingEmbedder(await engine.embedder())
-    summary = await Worker(engine, embedder=counting).tick()
+    summary = await make_worker(engine, embedder=counting).tick()
     reembed = next(job for job in summary["jobs"] if job["kind"] == "reembed")
     assert len(reembed["ready"]) == 2 and reembed["postponed"] == [link.track_id]
     assert (await engine.store.get_track(link.track_id)).status == "ready"  # type: ignore[union-attr]
     assert await engine.store.vector_versions("audio") == {versions["audio"]: 2, "hand-v0-older": 1}
-    summary = await Worker(engine, embedder=counting).tick()  # the link is reachable again
+    summary = await make_worker(engine, embedder=counting).tick()  # the link is reachable again
     assert await engine.store.vector_versions("audio") == {versions["audio"]: 3}
     assert counting.calls["beat_a.ogg"] == 1 and counting.calls["pad_b.mp3"] == 1
 
@@ -336,7 +368,7 @@ async def test_vectors_of_an_older_model_are_re_embedded(engine: Engine, web: Fa
 async def test_backups_are_consistent_copies_with_retention(tmp_path: Path) -> None:
     settings = job_settings(tmp_path, backup_keep=2)
     async with await Store.open(settings.db_path) as store, await Store.open(settings.db_path) as writer:
-        from db.models import NewTrack
+        from moodtape.db.models import NewTrack
 
         stop = asyncio.Event()
 
@@ -386,9 +418,9 @@ async def test_a_backup_is_due_once_per_interval(tmp_path: Path) -> None:
 async def test_batch_size_follows_the_device(tmp_path: Path) -> None:
     assert default_batch_size("cuda") > default_batch_size("cpu")
     async with await Engine.open(job_settings(tmp_path, device="cpu")) as engine:
-        assert engine.device == "cpu" and Worker(engine).batch_size == default_batch_size("cpu")
+        assert engine.device == "cpu" and engine.worker().batch_size == default_batch_size("cpu")
     async with await Engine.open(job_settings(tmp_path, device="cpu", embed_batch_size=3)) as engine:
-        assert Worker(engine).batch_size == 3
+        assert engine.worker().batch_size == 3
 
 
 async def test_jobs_survive_a_restart(tmp_path: Path) -> None:
@@ -399,18 +431,19 @@ async def test_jobs_survive_a_restart(tmp_path: Path) -> None:
         await engine.store.enqueue_job(EMBED)
     async with await Engine.open(settings) as engine:
         assert [j.kind for j in await engine.store.jobs("queued")] == [EMBED]
-        summary = await Worker(engine).tick()
+        summary = await engine.worker().tick()
         assert summary["jobs"][0]["kind"] == EMBED and len(summary["jobs"][0]["ready"]) == 2
 
 
 async def test_collaborative_vectors_are_refreshed_when_playlists_or_votes_change(tmp_path: Path) -> None:
-    from core.cf.state import load_state
-    from core.jobs import CF_REFRESH, cf_refresh_due
+    from moodtape.core.cf.state import load_state
+    from moodtape.core.pipeline.cf_due import cf_refresh_due
+    from moodtape.core.pipeline.worker import CF_REFRESH
     from tests.core.cf.store_data import import_genres
 
     settings = job_settings(tmp_path, cf_refresh_interval_h=1.0)
     async with await Engine.open(settings) as engine:
-        worker = Worker(engine)
+        worker = engine.worker()
         assert not await cf_refresh_due(engine.store, settings)  # nothing to learn from yet
         ids = await import_genres(engine.store, tmp_path)
         summary = await worker.tick()
@@ -423,4 +456,4 @@ async def test_collaborative_vectors_are_refreshed_when_playlists_or_votes_chang
         await engine.store.add_feedback(ids["Song A1"], "tg:1", 1)
         assert not await cf_refresh_due(engine.store, settings)  # a vote, but refreshed under an hour ago
     async with await Engine.open(job_settings(tmp_path, cf_refresh_interval_h=1e-9)) as engine:
-        assert CF_REFRESH in (await Worker(engine).tick())["queued"]  # the vote is folded in next time
+        assert CF_REFRESH in (await engine.worker().tick())["queued"]  # the vote is folded in next time

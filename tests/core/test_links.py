@@ -12,18 +12,27 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import ipaddress
+
 import pytest
 from yt_dlp import YoutubeDL
 
-from core.config import Settings
-from core.engine import Engine
-from core.errors import QueryError, UserError
-from core.jobs import Worker
-from core.links import LinkService, looks_like_link, spotify_page_artist_album
-import ipaddress
-
-from core.net import AddressPolicy, BadLink, GuardedClient, NotAudio, RefusedAddress, TooBig
-from core.ytdlp import ServiceError, YtDlpSource, ytdlp_options
+from moodtape.core.config import Settings
+from moodtape.core.engine import Engine
+from moodtape.core.errors import QueryError, UserError
+from moodtape.core.links import (
+    AddressPolicy,
+    BadLink,
+    GuardedClient,
+    LinkService,
+    NotAudio,
+    RefusedAddress,
+    ServiceError,
+    TooBig,
+    looks_like_link,
+)
+from moodtape.core.links.spotify import spotify_page_artist_album
+from moodtape.core.links.ytdlp import YtDlpSource, ytdlp_options
 from tests.conftest import AUDIO, make_settings
 from tests.fakes.dns import StubDNS
 from tests.fakes.http_server import FakeWeb
@@ -128,7 +137,7 @@ async def test_a_deezer_link_becomes_pending_then_ready(engine: Engine, web: Fak
     assert track is not None and track.source_kind == "url" and track.added_by == "tg:1"
     assert [j.kind for j in await engine.store.jobs("queued")] == ["embed"]
     previews_before = web.hits["/audio/beat_b.mp3"]
-    summary = await Worker(engine).tick()
+    summary = await engine.worker().tick()
     assert summary["jobs"][0]["ready"] == [result.track_id]
     assert web.hits["/audio/beat_b.mp3"] == previews_before + 1  # downloaded once, for embedding
     assert (await engine.store.get_track(result.track_id)).status == "ready"  # type: ignore[union-attr]
@@ -209,7 +218,7 @@ async def test_a_youtube_link_goes_through_ytdlp_and_the_guarded_download(engine
     assert track is not None and (track.artist, track.title) == ("Daft Punk", "One More Time (Official Video)")
     assert track.external_id == "youtube:abcdefghijk" and track.duration_s == 320
     before = [r for r in web.requests if r[0] == "/audio/beat_a.ogg"]
-    summary = await Worker(engine).tick()
+    summary = await engine.worker().tick()
     assert summary["jobs"][0]["ready"] == [result.track_id]
     fetched = [r for r in web.requests if r[0] == "/audio/beat_a.ogg"][len(before):]
     assert len(fetched) == 1  # the media URL was downloaded by our client, not by yt-dlp
@@ -382,7 +391,7 @@ async def test_real_ytdlp_segment_fetches_are_checked_one_by_one(tmp_path: Path,
 async def test_similar_to_a_link_embeds_on_the_fly_and_keeps_nothing(engine: Engine, web: FakeWeb) -> None:
     await engine.add_files([AUDIO / "beat_a.ogg", AUDIO / "pad_b.mp3"])
     result = await engine.similar(web.url("/audio/beat_b.mp3"), 2)
-    assert result.query["kind"] == "link" and result.query["service"] == "the web"
+    assert result.query.kind == "link" and result.query.service == "the web"
     assert result.tracks[0].title == "beat a"
     assert await engine.store.count_tracks() == 2  # the query's track was not added
 
@@ -393,7 +402,7 @@ async def test_similar_to_a_link_already_in_the_catalogue_uses_it(engine: Engine
     await engine.embed_pending()
     downloads = web.hits["/audio/beat_b.mp3"]
     result = await engine.similar("https://www.deezer.com/en/track/1109731", 2)
-    assert result.query["track"]["id"] == added.track_id and added.track_id not in [t.id for t in result.tracks]
+    assert result.query.track.id == added.track_id and added.track_id not in [t.id for t in result.tracks]
     assert web.hits["/audio/beat_b.mp3"] == downloads  # no download: the catalogue's vector was used
 
 

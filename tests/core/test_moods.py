@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.moods import (
+from moodtape.core.mood import (
     LABEL_ANCHORS, canonical_distribution, canonical_label, describe, label_point, strategy_targets, va_from_probs,
 )
 

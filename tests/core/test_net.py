@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from core.net import (
+from moodtape.core.links import (
     AddressPolicy,
     BadLink,
     BadScheme,
@@ -28,11 +28,11 @@ from core.net import (
     TimedOut,
     TooBig,
     TooManyRedirects,
-    Unreachable,
     UnexpectedContent,
-    address_problem,
-    sniff_audio,
+    Unreachable,
 )
+from moodtape.core.links.addresses import address_problem
+from moodtape.core.links.content import sniff_audio
 from tests.conftest import AUDIO, GOOD_AUDIO, make_settings
 from tests.fakes.dns import StubDNS
 from tests.fakes.http_server import FakeWeb

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.audio.decode import decode
-from core.audio.descriptor import HandcraftedEmbedder
-from core.moods import GEMS
-from core.song_mood import SongMoodModel, load_song_mood_model
+from moodtape.core.audio.decode import decode
+from moodtape.core.audio.descriptor import HandcraftedEmbedder
+from moodtape.core.mood import GEMS, SongMoodModel, load_song_mood_model
 from tests.conftest import AUDIO
 
 

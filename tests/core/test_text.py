@@ -1,4 +1,4 @@
-from core.text import match_key, split_artist_title
+from moodtape.core.text import match_key, split_artist_title
 
 
 def test_match_key_ignores_case_accents_and_version_suffixes() -> None:

@@ -1,4 +1,4 @@
-"""The store against the real sqlite-vec: schema, dedupe, KNN, atomic changes, jobs, backups."""
+"""The store against the real sqlite-vec: schema, dedupe, KNN, atomic changes, jobs and leases, backups."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from db.connect import pick_driver
-from db.models import NewTrack
-from db.store import Store, StoreError
+from moodtape.db.connect import ExtensionUnavailable, connector, pick_driver
+from moodtape.db.models import NewTrack
+from moodtape.db.store import Store, StoreError
 
 
 def unit(v: list[float], dim: int = 128) -> np.ndarray:
@@ -151,3 +151,47 @@ async def test_playlists_bulk_and_reimport(store: Store) -> None:
     assert (added, skipped) == (1, 0)
     assert await store.add_playlists_bulk([("mix", "mpd", "1", None, [a])]) == (0, 1)
     assert await store.playlist_pairs() == [(1, b), (1, a), (1, b)]
+
+
+async def test_a_newer_schema_is_refused_as_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    await (await Store.open(path)).close()
+    conn = connector(path, pick_driver())()
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this Moodtape"):
+        await Store.open(path)
+    with pytest.raises(StoreError, match="does not exist"):
+        await Store.open(tmp_path / "missing.db", create=False)
+
+
+def test_extension_unavailable_is_a_store_error() -> None:
+    assert issubclass(ExtensionUnavailable, StoreError)
+
+
+async def test_list_tracks_filters_ids_in_sql(store: Store) -> None:
+    ids = [(await store.add_track(NewTrack(title=f"t{i}", source_kind="file", content_hash=f"h{i}")))[0]
+           for i in range(5)]
+    await store.set_status(ids[1], "failed", "gone")
+    wanted = {ids[4], ids[1], ids[0], 10_000}
+    assert [t.id for t in await store.list_tracks(status="pending", ids=wanted)] == [ids[0], ids[4]]
+    assert [t.id for t in await store.list_tracks(ids=wanted, limit=2)] == [ids[0], ids[1]]
+    assert await store.list_tracks(ids=[]) == []
+    assert len(await store.list_tracks(status="pending")) == 4
+
+
+async def test_leases_renew_release_and_requeue(store: Store) -> None:
+    first = await store.enqueue_job("embed", {"batch": 1})
+    second = await store.enqueue_job("embed", {"batch": 2})
+    assert (await store.claim_job(["embed"], "host:1:a")).id == first  # type: ignore[union-attr]
+    assert (await store.claim_job(["embed"], "host:2:b")).id == second  # type: ignore[union-attr]
+    assert await store.renew_lease(first, "host:1:a") and not await store.renew_lease(first, "host:2:b")
+    assert await store.requeue_dead_jobs("host:", lambda owner: owner == "host:2:b") == [second]
+    assert not await store.release_job(second, "host:2:b", "stopping")  # no longer running: not its job
+    assert await store.release_job(first, "host:1:a", "stopping")
+    assert {job.id: job.last_error for job in await store.jobs(status="queued")} == {
+        first: "stopping", second: "requeued: its worker process died"}
+    again = await store.claim_job(["embed"], "host:3:c")
+    assert again is not None and await store.requeue_expired_jobs(3600) == []
+    await asyncio.sleep(1.1)
+    assert await store.requeue_expired_jobs(1) == [again.id]

@@ -1,8 +1,8 @@
-"""A stand-in resolver for `core.net.GuardedClient`: fixed answers, no network, lookups counted."""
+"""A stand-in resolver for `links.client.GuardedClient`: fixed answers, no network, lookups counted."""
 
 from __future__ import annotations
 
-from core.net import Unreachable
+from moodtape.core.links.errors import Unreachable
 
 
 class StubDNS:

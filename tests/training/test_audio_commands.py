@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from training.bench import bench_knn
-from training.retrieval_metrics import chance_precision, precision_at_k
+from moodtape.bot.cli import main
+from moodtape.training.bench import bench_knn
+from moodtape.training.retrieval_metrics import chance_precision, precision_at_k
 
 
 def test_precision_at_k_and_chance() -> None:

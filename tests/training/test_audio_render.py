@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from core.audio.decode import decode
+from moodtape.core.audio.decode import decode
 
 music21 = pytest.importorskip("music21", reason="the `train` extra is not installed")
 
-from training.audio_render import PROGRAMS, assign_programs, corpus_scores, find_tools, render_corpus  # noqa: E402
+from moodtape.training.audio_render import PROGRAMS, assign_programs, corpus_scores, find_tools, render_corpus  # noqa: E402
 
 needs_fluidsynth = pytest.mark.skipif(shutil.which("fluidsynth") is None or not any(
     Path(p).is_file() for p in ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")),

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from bot.cli import main
-from core.audio.encoder import LearnedEmbedder, load_encoder
-from training.audio import Trainer, TrainConfig, group_contrastive, nt_xent, selection_score, spread
-from training.audio_augment import AugmentConfig, augment, crop_batch, pitch_shift
-from training.audio_corpus import (
+from moodtape.bot.cli import main
+from moodtape.core.audio.encoder import LearnedEmbedder, load_encoder
+from moodtape.training.audio import Trainer, TrainConfig, selection_score
+from moodtape.training.audio_augment import AugmentConfig, augment, crop_batch, pitch_shift
+from moodtape.training.audio_corpus import (
     CorpusTrack,
     MelCorpus,
     debian_tracks,
@@ -27,7 +27,8 @@ from training.audio_corpus import (
     split_groups,
     validation_groups,
 )
-from training.eval_audio import probe_scores
+from moodtape.training.audio_losses import group_contrastive, nt_xent, spread
+from moodtape.training.eval_audio import probe_scores
 from tests.conftest import AUDIO
 
 STYLES = [("pad_a.wav", "pad"), ("pad_a.ogg", "pad"), ("pad_b.mp3", "pad"), ("beat_a.ogg", "beat"),

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from training.cf_metrics import clicks, ndcg, r_precision
+from moodtape.training.cf_metrics import clicks, ndcg, r_precision
 
 
 def test_r_precision_counts_hits_in_the_first_len_truth_slots() -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.cli import main
-from core.emotion import EmotionClassifier
-from core.errors import UserError
+from moodtape.bot.cli import main
+from moodtape.core.mood.reader import EmotionClassifier
+from moodtape.core.errors import UserError
 from tests.tiny_models import build_tiny_roberta, one_torch_thread  # noqa: F401 (autouse fixture)
-from training.emotion import TrainConfig, train
-from training.emotion_data import EKMAN, load_emotion_data
-from training.eval_emotion import classification_metrics
+from moodtape.training.emotion import TrainConfig, train
+from moodtape.training.emotion_data import EKMAN, load_emotion_data
+from moodtape.training.eval_emotion import classification_metrics
 
 DATA = Path(__file__).parents[1] / "fixtures" / "emotion"
 EKMAN_TSV = DATA / "goemotions_ekman.tsv"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from moodtape.bot.cli import main
 from tests.core.cf.synthetic import genre_playlists, write_mpd
 
 METHODS = {"popularity", "itemknn", "itemknn:vectors", "als", "als:vectors", "dae", "dae:vectors"}

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.moods import LABEL_ANCHORS
-from training.song_mood import calibration, text_mood_stats
+from moodtape.core.mood.space import LABEL_ANCHORS
+from moodtape.training.song_mood import calibration, text_mood_stats
 
 EMOTION = Path(__file__).parents[1] / "fixtures" / "emotion"
 

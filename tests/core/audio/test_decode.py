@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.audio.decode import SAMPLE_RATE, AudioError, decode
+from moodtape.core.audio.decode import SAMPLE_RATE, AudioError, decode
 from tests.conftest import AUDIO
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.audio.decode import decode
-from core.audio.descriptor import DIM, HandcraftedEmbedder, shipped_standardizer
+from moodtape.core.audio.decode import decode
+from moodtape.core.audio.descriptor import DIM, HandcraftedEmbedder, shipped_standardizer
 from tests.conftest import AUDIO
 
 

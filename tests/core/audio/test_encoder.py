@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.audio.decode import SAMPLE_RATE, decode
-from core.audio.embedders import load_audio_embedder
-from core.audio.encoder import (
+from moodtape.core.audio.decode import SAMPLE_RATE, decode
+from moodtape.core.audio.embedders import load_audio_embedder
+from moodtape.core.audio.encoder import (
     DIM,
     AudioCNN,
     EncoderConfig,
@@ -131,7 +131,7 @@ def test_missing_or_foreign_weights_are_clear_errors(tmp_path: Path) -> None:
 def test_bench_encoder_cli_times_both_embedders(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from bot.cli import main
+    from moodtape.bot.cli import main
 
     code = main(["bench", "encoder", "--seconds", "4", "--repeats", "2", "--json"])
     data = json.loads(capsys.readouterr().out)

@@ -6,8 +6,8 @@ import librosa
 import numpy as np
 import torch
 
-from core.audio.decode import decode
-from core.audio.features import HOP, N_FFT, frame_features, log_mel, tempo_profile, to_tensor
+from moodtape.core.audio.decode import decode
+from moodtape.core.audio.features import HOP, N_FFT, frame_features, log_mel, tempo_profile, to_tensor
 from tests.conftest import AUDIO
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.importer import import_file
-from core.text import match_key
-from db.models import NewTrack
-from db.store import Store
+from moodtape.core.pipeline.importer import import_file
+from moodtape.core.text import match_key
+from moodtape.db.models import NewTrack
+from moodtape.db.store import Store
 from tests.core.cf.synthetic import genre_playlists, write_mpd
 
 AUDIO_VERSION = "test-audio-v1"

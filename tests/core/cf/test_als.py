@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from core.cf.als import _cg_solve, fit_als, loss
-from core.cf.matrix import from_playlists
+from moodtape.core.cf.als import _cg_solve, fit_als, loss
+from moodtape.core.cf.matrix import from_playlists
 from tests.core.cf.synthetic import index_lists
 
 

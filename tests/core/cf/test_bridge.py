@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.cf.bridge import MIN_TRACKS, Bridge, fit_bridge
+from moodtape.core.cf.bridge import MIN_TRACKS, Bridge, fit_bridge
 
 
 def _data(n: int, related: bool, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from core.cf.dae import fit_dae
-from core.cf.matrix import from_playlists
+from moodtape.core.cf.dae import fit_dae
+from moodtape.core.cf.matrix import from_playlists
 from tests.core.cf.synthetic import index_lists
 
 

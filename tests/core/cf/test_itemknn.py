@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.cf.itemknn import ItemKNN
-from core.cf.matrix import from_playlists
+from moodtape.core.cf.itemknn import ItemKNN
+from moodtape.core.cf.matrix import from_playlists
 from tests.core.cf.synthetic import index_lists
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.cf.matrix import build_interactions, from_playlists
+from moodtape.core.cf.matrix import build_interactions, from_playlists
 
 
 def _cell(interactions, row_label: str, track_id: int) -> float:  # type: ignore[no-untyped-def]

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cf.refresh import refresh_cf
-from core.cf.state import load_state
-from core.continuation import continue_playlist
-from core.errors import UserError
-from db.store import Store
+from moodtape.core.cf.refresh import refresh_cf
+from moodtape.core.cf.state import load_state
+from moodtape.core.recommend.continuation import continue_playlist
+from moodtape.core.errors import UserError
+from moodtape.db.store import Store
 from tests.core.cf.store_data import import_genres
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.cf.search import knn_in_versions, vectors_of
-from db.models import NewTrack
-from db.store import Store
+from moodtape.core.cf.search import knn_in_versions, vectors_of
+from moodtape.db.models import NewTrack
+from moodtape.db.store import Store
 
 
 async def _tracks(store: Store, n: int) -> list[int]:

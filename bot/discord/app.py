@@ -1,0 +1,119 @@
+"""The Discord bot itself: intents, the client, logging in and serving (`moodtape run discord`).
+
+`MoodtapeBot` is a `commands.Bot` used for its cogs only (no text commands): `setup_hook` loads
+`MoodtapeCommands` with the engine and registers the feedback buttons.  A missing or refused token is a
+`UserError` with one clear line.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+from discord.ext import commands
+
+from moodtape.bot.discord.buttons import FeedbackButton
+from moodtape.bot.discord.commands import MoodtapeCommands
+from moodtape.bot.discord.replies import report_failure
+from moodtape.bot.shared.tokens import DISCORD_PORTAL, bot_token
+from moodtape.core.config import Settings
+from moodtape.core.engine import Engine
+from moodtape.core.errors import UserError
+
+__all__ = ["MoodtapeBot", "build_bot", "check_discord", "intents", "run_discord"]
+
+log = logging.getLogger(__name__)
+
+
+def intents() -> discord.Intents:
+    """The gateway intents the bot needs: none of them privileged.
+
+    guilds: slash commands and role names for the admin check; guild/DM messages: mentions and DMs.
+    """
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    wanted.guild_messages = True
+    wanted.dm_messages = True
+    return wanted
+
+
+class MoodtapeBot(commands.Bot):
+    """The Discord client: holds the engine that `setup_hook` gives the commands (and the buttons use)."""
+
+    def __init__(self, engine: Engine, settings: Settings, *, sync_commands: bool = True,
+                 **options: Any) -> None:
+        options.setdefault("intents", intents())
+        # Texts echo what people typed: never let one ping @everyone or a role through the bot.
+        quiet = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=True)
+        options.setdefault("allowed_mentions", quiet)
+        super().__init__(command_prefix=commands.when_mentioned, help_command=None, **options)
+        self.engine = engine
+        self.settings = settings
+        self.sync_commands = sync_commands
+        self.tree.error(report_failure)
+
+    async def setup_hook(self) -> None:
+        await self.add_cog(MoodtapeCommands(self, self.engine, self.settings))
+        # Buttons of every message ever sent are routed by their custom_id pattern, not by a stored view.
+        self.add_dynamic_items(FeedbackButton)
+        if self.sync_commands:
+            try:
+                synced = await self.tree.sync()
+                log.info("synced %d slash command(s) with Discord", len(synced))
+            except discord.HTTPException:
+                # The commands Discord already knows keep working; a failed sync must not stop the bot.
+                log.exception("could not sync slash commands with Discord")
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No text commands (a mention is a mood): the cog's listener reads messages, nothing else does."""
+
+    async def on_ready(self) -> None:
+        user = self.user
+        log.info("Discord: logged in as %s (%s) in %d server(s)", user, user.id if user else "?",
+                 len(self.guilds))
+
+    async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
+        log.exception("unhandled error in Discord event %s", event_method)
+
+
+def build_bot(engine: Engine, settings: Settings, **options: Any) -> MoodtapeBot:
+    """The Discord bot for `engine`; `options` go to `discord.Client` (e.g. `guild_ready_timeout`)."""
+    return MoodtapeBot(engine, settings, **options)
+
+
+def _refused(exc: discord.LoginFailure) -> UserError:
+    return UserError(
+        f"Discord refused MOODTAPE_DISCORD_TOKEN ({exc}); copy the bot token from {DISCORD_PORTAL}"
+    )
+
+
+async def check_discord(settings: Settings) -> str:
+    """The bot's name if Discord accepts the token, else a one-line `UserError` (for `moodtape run`)."""
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        async with client:
+            await client.login(bot_token(settings, "discord"))
+            return str(client.user)
+    except discord.LoginFailure as exc:
+        raise _refused(exc) from exc
+    except (discord.HTTPException, aiohttp.ClientError) as exc:
+        raise UserError(f"cannot reach Discord to check MOODTAPE_DISCORD_TOKEN: {exc}") from exc
+
+
+async def run_discord(engine: Engine, settings: Settings, **options: Any) -> None:
+    """Log in and serve until the bot is closed or this task is cancelled (how `moodtape run` stops it).
+
+    Raises `UserError` for a missing or refused token, and for a bot that was set up asking for privileged
+    intents, so the CLI prints one line instead of a traceback.
+    """
+    token = bot_token(settings, "discord")
+    bot = build_bot(engine, settings, **options)
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure as exc:
+        raise _refused(exc) from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise UserError(f"Discord refused the gateway intents this bot asked for ({exc})") from exc

@@ -1,0 +1,78 @@
+"""The 👍/👎 buttons under recommended songs.
+
+They are `DynamicItem`s whose `custom_id` carries the vote, the track and what was asked, so a click on a
+message sent before a restart still finds its way here: no view state lives in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import discord
+
+from moodtape.bot.discord import render
+from moodtape.bot.discord.replies import engine_of, report_failure, user_ref
+from moodtape.core.results import RecommendedTrack
+
+__all__ = ["FeedbackButton", "feedback_view"]
+
+
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
+                     template=r"moodtape:fb:(?P<vote>up|down):(?P<track>\d{1,18}):(?P<kind>[a-z]{1,16})"):
+    """A 👍 or 👎 under a recommended song; everything it needs is in its custom_id (100 characters max)."""
+
+    def __init__(self, track_id: int, value: int, kind: str, number: int, row: int | None = None) -> None:
+        vote = "up" if value > 0 else "down"
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.success if value > 0 else discord.ButtonStyle.secondary,
+                label=f"{number} {'👍' if value > 0 else '👎'}",
+                custom_id=f"moodtape:fb:{vote}:{track_id}:{kind}",
+                row=row,
+            )
+        )
+        self.track_id = track_id
+        self.value = value
+        self.kind = kind
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> "FeedbackButton":
+        label = getattr(item, "label", None) or ""
+        number = int(label.split()[0]) if label.split() and label.split()[0].isdigit() else 0
+        return cls(int(match["track"]), 1 if match["vote"] == "up" else -1, match["kind"], number)
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        try:
+            context = {"via": "discord", "kind": self.kind,
+                       "message": interaction.message.id if interaction.message else None}
+            engine = engine_of(interaction)
+            await engine.feedback(self.track_id, user_ref(interaction.user), self.value, context)
+            title = _title_from_message(interaction.message, self.track_id)
+            await interaction.response.send_message(render.feedback_thanks(self.value, title, self.track_id),
+                                                    ephemeral=True)
+        except Exception as exc:  # buttons bypass the command tree's error handler: report here
+            await report_failure(interaction, exc)
+
+
+def feedback_view(tracks: list[RecommendedTrack], kind: str) -> discord.ui.View:
+    """👍/👎 per song, two songs per row so each pair stays together (five rows hold `MAX_SONGS`)."""
+    view = discord.ui.View(timeout=None)
+    for index, track in enumerate(tracks[: render.MAX_SONGS]):
+        for value in (1, -1):
+            view.add_item(FeedbackButton(track.id, value, kind, index + 1, row=index // 2))
+    return view
+
+
+def _title_from_message(message: discord.Message | None, track_id: int) -> str | None:
+    """The song's name as the embed showed it (its field ends with `#id`), for a friendlier thank-you."""
+    if message is None:
+        return None
+    for embed in message.embeds:
+        for field in embed.fields:
+            value = field.value or ""
+            if value.rstrip().endswith(f"#{track_id}") and field.name:
+                return field.name.split(". ", 1)[-1]
+    return None

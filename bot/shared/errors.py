@@ -1,0 +1,45 @@
+"""Errors -> what a person reads, in one place for every front end.
+
+A `MoodtapeError` carries its own user-facing sentence and is shown as is.  Anything else is a bug: it is
+logged with its traceback under a short reference id, and the person gets an apology that names the id, so
+an operator can find the log line from a user's screenshot.  The CLI, the Telegram bot and the Discord bot
+all call `user_message`, so the three never disagree about what is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from moodtape.core.errors import MoodtapeError
+
+__all__ = ["APOLOGY", "Reply", "new_reference", "user_message"]
+
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to show for an error: the text, and whether it was the person's error (else ours)."""
+
+    text: str
+    user_error: bool
+    reference: str | None = None
+
+
+def new_reference() -> str:
+    """A short id that ties an apology to its log line (8 hex digits: unique enough per deployment-day)."""
+    return secrets.token_hex(4)
+
+
+def user_message(
+    exc: BaseException, log: logging.Logger, context: str = "request", *, traceback: bool = True
+) -> Reply:
+    """The reply for `exc`; internal errors are logged here (with the traceback unless told not to)."""
+    if isinstance(exc, MoodtapeError):
+        return Reply(str(exc) or "That did not work.", True)
+    reference = new_reference()
+    log.error("%s failed (ref %s): %s: %s", context, reference, type(exc).__name__, exc,
+              exc_info=exc if traceback else None)
+    return Reply(f"{APOLOGY} (ref {reference})", False, reference)

@@ -1,0 +1,308 @@
+"""The Telegram handlers: parse what a person sent, call the `Engine`, render its answer.
+
+Three pieces of python-telegram-bot carry what every handler would otherwise repeat:
+
+- a `TypeHandler` in group -1 sees each update first and stops throttled ones (`ApplicationHandlerStop`),
+  so no handler checks the cooldown itself;
+- the one error handler (`on_error`) turns any failure into a reply through `bot.shared.errors`: a
+  `MoodtapeError`'s own words, else an apology with a reference id for the log line.  A failed button
+  still gets its answer there, so its spinner stops;
+- concurrent updates (bounded in `app.py`), so one person's 10-second clip never makes everybody wait.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from telegram import Message, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from moodtape.bot.shared.admin import require_admin
+from moodtape.bot.shared.audio import looks_like_audio, read_audio, too_big
+from moodtape.bot.shared.errors import user_message
+from moodtape.bot.shared.throttle import Throttle
+from moodtape.bot.telegram import render
+from moodtape.bot.telegram.messages import (
+    Answer,
+    addressed,
+    answer_callback,
+    asks_for_work,
+    audio_of,
+    chat_action,
+    command_argument,
+    who,
+)
+from moodtape.core.config import Settings
+from moodtape.core.engine import Engine
+from moodtape.core.errors import UserError
+from moodtape.core.mood.space import STRATEGIES
+
+__all__ = ["TelegramFrontEnd", "user_ref"]
+
+log = logging.getLogger(__name__)
+
+#: Telegram's cloud Bot API lets bots download files up to 20 MB; a local Bot API server has no such limit.
+TELEGRAM_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+TELEGRAM_LIMIT_WHY = (
+    "Telegram lets bots download files up to 20 MB. Send a shorter clip (a minute is plenty)."
+)
+#: Songs per answer in chat: more would not fit a phone screen (nor the inline keyboard) comfortably.
+MAX_K = 10
+
+
+def user_ref(user_id: int) -> str:
+    """How the engine and the database name a Telegram user (strategy preference, feedback)."""
+    return f"tg:{user_id}"
+
+
+class _AudioDocument(filters.MessageFilter):
+    """Documents that are audio by MIME type or by name (clients often send a generic MIME type)."""
+
+    def filter(self, message: Message) -> bool:
+        document = message.document
+        return document is not None and looks_like_audio(document.file_name, document.mime_type)
+
+
+class TelegramFrontEnd:
+    """The handlers, bound to one engine and its settings."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.k = min(settings.default_k, MAX_K)
+        self.throttle = Throttle(settings.user_cooldown_s)
+        self.admins = frozenset(settings.telegram_admins)
+        # Without a local Bot API server Telegram refuses downloads over 20 MB; say so before trying.
+        cloud_limited = not settings.telegram_api_url and settings.max_file_bytes > TELEGRAM_DOWNLOAD_LIMIT
+        self.max_download = TELEGRAM_DOWNLOAD_LIMIT if cloud_limited else settings.max_file_bytes
+        self.limit_why = TELEGRAM_LIMIT_WHY if cloud_limited else None
+        self.placeholders: dict[int, Message] = {}  # update id -> its progress message (see `Answer`)
+
+    # ---------------------------------------------------------------- plumbing
+    def register(self, application: Application) -> None:
+        application.add_handler(TypeHandler(Update, self.stop_if_throttled), group=-1)
+        only_new = filters.UpdateType.MESSAGE  # edits of old messages are not new requests
+        application.add_handler(CommandHandler(["start", "help"], self.on_help, filters=only_new))
+        application.add_handler(CommandHandler("mood", self.on_mood, filters=only_new))
+        application.add_handler(CommandHandler("similar", self.on_similar, filters=only_new))
+        application.add_handler(CommandHandler("add", self.on_add, filters=only_new))
+        application.add_handler(CommandHandler("strategy", self.on_strategy, filters=only_new))
+        feedback, strategy = rf"^{render.FEEDBACK_PREFIX}:", rf"^{render.STRATEGY_PREFIX}:"
+        application.add_handler(CallbackQueryHandler(self.on_feedback, pattern=feedback))
+        application.add_handler(CallbackQueryHandler(self.on_strategy_button, pattern=strategy))
+        application.add_handler(CallbackQueryHandler(self.on_stale_button))
+        audio = filters.AUDIO | filters.VOICE | _AudioDocument()
+        application.add_handler(MessageHandler(only_new & audio, self.on_audio))
+        application.add_handler(MessageHandler(only_new & filters.TEXT & ~filters.COMMAND, self.on_text))
+        application.add_handler(
+            MessageHandler(only_new & filters.COMMAND & filters.ChatType.PRIVATE, self.on_unknown_command)
+        )
+        application.add_error_handler(self.on_error)
+
+    async def post_init(self, application: Application) -> None:
+        """Publish the command menu; a failure here is cosmetic, so it is logged and the bot runs on."""
+        try:
+            await application.bot.set_my_commands(render.bot_commands())
+        except TelegramError as exc:
+            log.warning("could not set the Telegram command menu: %s", exc)
+        log.info("Telegram bot @%s is ready", application.bot.username)
+
+    def reply(self, update: Update) -> Answer:
+        return Answer(update, self.placeholders)
+
+    async def stop_if_throttled(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Group -1: stop a request that comes too soon after the same person's last one."""
+        user = update.effective_user
+        if user is None or not self.throttle.active or not asks_for_work(update, context.bot, self.admins):
+            return
+        verdict = self.throttle.check(user.id)
+        if verdict.allowed:
+            return
+        if verdict.warn and update.effective_message is not None:
+            try:
+                await update.effective_message.reply_text(render.esc(render.SLOW_DOWN),
+                                                          parse_mode=ParseMode.HTML)
+            except TelegramError as exc:
+                log.warning("could not ask %s to slow down: %s", who(update), exc)
+        raise ApplicationHandlerStop
+
+    # ---------------------------------------------------------------- commands
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.reply(update).send(render.help_text(context.bot.username))
+
+    async def on_mood(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        text = command_argument(update.effective_message)
+        if not text:
+            await self.reply(update).send("Tell me how you feel, e.g. <code>/mood tired but hopeful</code>.")
+            return
+        await self._answer_mood(update, context, text)
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.effective_message is not None
+        text = addressed(update.effective_message, context.bot)
+        if text is None:
+            return  # group chatter not meant for us
+        if not text:
+            await self.reply(update).send(
+                "Tell me how you feel and I'll pick songs for it. /help shows what I can do."
+            )
+            return
+        await self._answer_mood(update, context, text)
+
+    async def _answer_mood(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str) -> None:
+        assert update.effective_user is not None and update.effective_chat is not None
+        ref = user_ref(update.effective_user.id)
+        async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
+            strategy = await self.engine.strategy_for(ref)
+            result = await self.engine.chat(text, self.k, strategy)
+        await self.reply(update).send(*render.mood_reply(result))
+
+    async def on_similar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and update.effective_chat is not None
+        query = command_argument(message)
+        if not query:
+            replied_audio = audio_of(message.reply_to_message)
+            if replied_audio is not None:
+                await self._answer_audio(update, context, *replied_audio)
+                return
+            await self.reply(update).send(
+                "Tell me a song: <code>/similar 42</code>, <code>/similar artist - title</code>, title words "
+                "or a link. Or send me an audio file or a voice note (or reply <code>/similar</code> to one)."
+            )
+            return
+        async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
+            # paths=False: a chat user's text must never make the server open one of its own files.
+            result = await self.engine.similar(query, self.k, paths=False)
+        await self.reply(update).send(*render.similar_reply(result))
+
+    async def on_audio(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        if addressed(message, context.bot) is None:
+            return  # a file shared in a group, not sent to us
+        found = audio_of(message)
+        if found is not None:
+            await self._answer_audio(update, context, *found)
+
+    async def _answer_audio(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, media: Any, name: str
+    ) -> None:
+        assert update.effective_chat is not None
+        reply = self.reply(update)
+        async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
+            data = await read_audio(name, media.file_size, self.max_download,
+                                    partial(self._download, reply, media, name), why=self.limit_why)
+            result = await self.engine.similar_to_bytes(data, self.k, label=name)
+        await reply.send(*render.similar_reply(result))
+
+    async def _download(self, reply: Answer, media: Any, name: str) -> bytearray:
+        """The file's bytes through Telegram, with a placeholder saying we are on it."""
+        await reply.progress(f"🎧 Listening to {name}…")
+        try:
+            telegram_file = await media.get_file()
+        except BadRequest as exc:
+            if "too big" in exc.message.lower():  # Telegram's own download limit for bots
+                raise too_big(name, None, TELEGRAM_DOWNLOAD_LIMIT, TELEGRAM_LIMIT_WHY) from exc
+            raise
+        return await telegram_file.download_as_bytearray(read_timeout=self.settings.download_timeout_s)
+
+    async def on_add(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        user = update.effective_user
+        assert message is not None and user is not None and update.effective_chat is not None
+        require_admin(user.id in self.admins, "the bot's admins")
+        url = command_argument(message)
+        reply = self.reply(update)
+        if not url:
+            await reply.send("Send me a link to add: <code>/add https://…</code>")
+            return
+        await reply.progress(f"⏳ Adding {url}…")
+        async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
+            result = await self.engine.add_link(url, added_by=user_ref(user.id))
+        await reply.send(render.plain(result.message))
+
+    async def on_strategy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        user = update.effective_user
+        assert message is not None and user is not None
+        choice = command_argument(message).lower()
+        ref = user_ref(user.id)
+        if choice:
+            if choice not in STRATEGIES:
+                raise UserError(f"I know these strategies: {', '.join(STRATEGIES)}. Try /strategy lift.")
+            await self.engine.set_strategy(ref, choice)
+            current, head = choice, "Done. "
+        else:
+            current, head = await self.engine.strategy_for(ref), ""
+        await self.reply(update).send(head + render.strategy_text(current), render.strategy_keyboard(current))
+
+    async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.reply(update).send("I don't know that command. /help lists what I can do.")
+
+    # ---------------------------------------------------------------- buttons
+    async def on_feedback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        parsed = render.parse_feedback(query.data or "")
+        if parsed is None:
+            raise UserError(render.STALE_BUTTON)  # the error handler answers the button with it
+        track_id, value = parsed
+        where: dict[str, Any] = {"via": "telegram"}
+        if query.message is not None:
+            where.update(chat=query.message.chat.id, message=query.message.message_id)
+        await self.engine.feedback(track_id, user_ref(query.from_user.id), value, where)
+        thanks = "Thanks! 👍 noted." if value > 0 else "Thanks! 👎 noted, I'll keep it in mind."
+        await answer_callback(query, thanks)
+
+    async def on_strategy_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        name = render.parse_strategy(query.data or "")
+        if name is None:
+            raise UserError(render.STALE_BUTTON)
+        ref = user_ref(query.from_user.id)
+        before = await self.engine.strategy_for(ref)
+        await self.engine.set_strategy(ref, name)
+        if before != name and isinstance(query.message, Message):
+            await query.message.edit_text(
+                render.strategy_text(name), parse_mode=ParseMode.HTML, reply_markup=render.strategy_keyboard(name),
+            )
+        await answer_callback(query, f"Strategy: {name}")
+
+    async def on_stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Buttons we no longer make (an older version's) still get an answer, so the spinner stops."""
+        assert update.callback_query is not None
+        await answer_callback(update.callback_query, render.STALE_BUTTON)
+
+    # ---------------------------------------------------------------- errors
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Every failure, in a handler or outside one: a reply (or button answer) when there is an update."""
+        assert context.error is not None
+        if not isinstance(update, Update):
+            log.error("Telegram failed outside an update", exc_info=context.error)
+            return
+        reply = user_message(context.error, log, f"telegram update {update.update_id} ({who(update)})")
+        if reply.user_error:
+            log.info("telegram update %s: user error for %s: %s", update.update_id, who(update), reply.text)
+        try:
+            if update.callback_query is not None:
+                await answer_callback(update.callback_query, reply.text)
+            else:
+                await self.reply(update).send(render.plain(reply.text))
+        except Exception:  # Telegram itself is failing; the log is all we can do
+            log.exception("could not send an error reply on Telegram")

@@ -1,0 +1,179 @@
+"""Telegram-specific rendering: HTML message texts and inline keyboards for engine results.
+
+Kept apart from the handlers so the Telegram front end stays "parse, call the engine, render", and so the
+limits Telegram imposes (4096 characters per message, 64 bytes of callback data per button) are enforced in
+one place instead of being remembered by every handler.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
+
+from moodtape.bot.render import STRATEGY_HEADINGS, mood_summary
+from moodtape.bot.shared.formatting import similar_heading
+from moodtape.bot.shared.help import COMMANDS
+from moodtape.core.mood.space import STRATEGIES, STRATEGY_HELP, describe
+from moodtape.core.results import RecommendedTrack, SimilarResult
+
+#: Telegram refuses longer message texts (counted after entity parsing; we stay below on the raw HTML).
+MAX_MESSAGE = 4096
+#: Telegram's limit on callback data.
+MAX_CALLBACK_BYTES = 64
+#: Prefixes of our callback data; the payload says what it is without any server-side state, so buttons
+#: keep working after a restart.
+FEEDBACK_PREFIX = "fb"
+STRATEGY_PREFIX = "st"
+
+SLOW_DOWN = "Slow down a little, please: I am still on your last request."
+STALE_BUTTON = "This button no longer works."
+
+
+def esc(text: object) -> str:
+    """Escape for Telegram's HTML parse mode (only <, > and & are special there)."""
+    return html.escape(str(text), quote=False)
+
+
+def bot_commands() -> list[BotCommand]:
+    return [BotCommand(command.name, command.description) for command in COMMANDS]
+
+
+def help_text(bot_username: str | None) -> str:
+    mention = f"@{esc(bot_username)}" if bot_username else "me"
+    lines = [
+        "<b>Moodtape</b> picks music for how you feel, and finds songs that sound alike.",
+        "",
+        "• Tell me how you feel (just write it here, or <code>/mood ugh, what a day</code>) "
+        "and I answer with songs, each with a reason.",
+        "• <code>/similar</code> with a track number, <i>artist - title</i>, title words or a link finds "
+        "songs that sound alike. Send me an audio file or a voice note and I do the same for it.",
+        "• Rate every song with 👍/👎: it helps me learn what fits.",
+        "",
+        "<b>Commands</b>",
+    ]
+    lines += [f"/{command.name} — {esc(command.description)}" for command in COMMANDS]
+    lines += ["", "<b>Strategies</b> (choose with /strategy)"]
+    lines += [f"• <b>{name}</b>: {esc(STRATEGY_HELP[name])}" for name in STRATEGIES]
+    lines += ["", f"In groups, mention {mention} or reply to one of my messages."]
+    return "\n".join(lines)
+
+
+def feedback_data(track_id: int, value: int) -> str:
+    data = f"{FEEDBACK_PREFIX}:{'+' if value > 0 else '-'}:{track_id}"
+    if len(data.encode()) > MAX_CALLBACK_BYTES:  # cannot happen for integer ids, guarded all the same
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def parse_feedback(data: str) -> tuple[int, int] | None:
+    """(track id, +1/-1) from `fb:+:42`, or None for data we did not make."""
+    parts = data.split(":")
+    if len(parts) != 3 or parts[0] != FEEDBACK_PREFIX or parts[1] not in "+-" or not parts[2].isdigit():
+        return None
+    return int(parts[2]), 1 if parts[1] == "+" else -1
+
+
+def parse_strategy(data: str) -> str | None:
+    prefix, _, name = data.partition(":")
+    return name if prefix == STRATEGY_PREFIX and name in STRATEGIES else None
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def feedback_keyboard(tracks: Sequence[RecommendedTrack]) -> InlineKeyboardMarkup | None:
+    """One row per recommended track: 👍 and 👎, numbered like the list in the text."""
+    if not tracks:
+        return None
+    rows = [
+        [
+            InlineKeyboardButton(f"👍 {n}. {_short(track.title)}", callback_data=feedback_data(track.id, 1)),
+            InlineKeyboardButton(f"👎 {n}", callback_data=feedback_data(track.id, -1)),
+        ]
+        for n, track in enumerate(tracks, start=1)
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def strategy_keyboard(current: str) -> InlineKeyboardMarkup:
+    buttons = [
+        InlineKeyboardButton(("✅ " if name == current else "") + name,
+                             callback_data=f"{STRATEGY_PREFIX}:{name}")
+        for name in STRATEGIES
+    ]
+    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+
+
+def strategy_text(current: str) -> str:
+    lines = [f"Your strategy: <b>{esc(current)}</b> — {esc(STRATEGY_HELP[current])}.", "", "Choose another:"]
+    lines += [f"• <b>{name}</b>: {esc(STRATEGY_HELP[name])}" for name in STRATEGIES if name != current]
+    return "\n".join(lines)
+
+
+def _catalogue_note(catalogue: str) -> str:
+    return " <i>(from the demo catalogue of free game soundtracks)</i>" if catalogue == "demo" else ""
+
+
+def _track_block(number: int, track: RecommendedTrack) -> str:
+    title = f"<b>{esc(track.label)}</b>"
+    album = f" · {esc(track.album)}" if track.album else ""
+    lines = [f"{number}. {title}{album}  <code>#{track.id}</code>", f"    <i>{esc(track.reason)}</i>"]
+    if track.source and track.source.startswith(("http://", "https://")):
+        lines.append(f"    {esc(track.source)}")
+    return "\n".join(lines)
+
+
+def _fit(head: str, blocks: list[str], foot: str) -> str:
+    """Head, as many track blocks as fit, foot: never over Telegram's message limit."""
+    text = head
+    budget = MAX_MESSAGE - len(foot) - 2
+    for block in blocks:
+        if len(text) + len(block) + 1 > budget:
+            break
+        text += "\n" + block
+    return f"{text}\n\n{foot}" if foot else text
+
+
+RATE_FOOT = "Tap 👍/👎 to tell me what fits."
+
+
+def mood_reply(result: Any) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Text and keyboard for `Engine.chat`'s `ChatResult`."""
+    mood = result.mood
+    head = (
+        f"<b>I read:</b> {esc(mood_summary(mood))}\n"
+        f"<i>that feels {esc(describe(mood.valence, mood.arousal))} "
+        f"(valence {mood.valence:+.2f}, arousal {mood.arousal:+.2f})</i>\n"
+    )
+    if not result.tracks:
+        return head + "\nI have no songs with a mood yet" + _catalogue_note(result.catalogue) + ".", None
+    heading = STRATEGY_HEADINGS.get(result.strategy, f"Songs ({esc(result.strategy)})")
+    head += f"\n<b>{heading}</b>{_catalogue_note(result.catalogue)}:"
+    blocks = [_track_block(n, t) for n, t in enumerate(result.tracks, start=1)]
+    return _fit(head, blocks, RATE_FOOT + " /strategy changes how I pick."), feedback_keyboard(result.tracks)
+
+
+def similar_reply(result: SimilarResult) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Text and keyboard for a `SimilarResult` (a catalogue track, a link or a shared clip)."""
+    heading = similar_heading(result)
+    head = f"<b>{esc(heading.title())}</b>"
+    if heading.track_id is not None:
+        head += f" <code>#{heading.track_id}</code>"
+    if heading.sounds:
+        head += f"\n<i>it sounds {esc(heading.sounds)}</i>"
+    head += _catalogue_note(heading.catalogue)
+    if not result.tracks:
+        return head + "\nNothing comparable in the catalogue yet.", None
+    blocks = [_track_block(n, t) for n, t in enumerate(result.tracks, start=1)]
+    return _fit(head + ":", blocks, RATE_FOOT), feedback_keyboard(result.tracks)
+
+
+def plain(text: str) -> str:
+    """A message of ours that is plain text (errors, engine messages) made safe for HTML mode."""
+    if len(text) > MAX_MESSAGE // 2:  # escaping may grow the text; cut before it so no entity is split
+        text = text[: MAX_MESSAGE // 2 - 1] + "…"
+    return esc(text)

@@ -1,0 +1,115 @@
+""""Songs like this": find the query's track, look up its neighbours, say why each one is there."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from moodtape.core.audio import descriptor
+from moodtape.core.errors import QueryError
+from moodtape.core.results import RecommendedTrack
+from moodtape.core.text import split_artist_title
+from moodtape.db.models import Neighbor, Track
+from moodtape.db.store import Store
+
+#: How each handcrafted feature group is named in a reason line.
+GROUP_WORDS = {
+    "timbre": "timbre", "timbre_dynamics": "texture", "harmony": "harmony", "spectral_contrast": "tone",
+    "spectral_shape": "brightness", "loudness": "dynamics", "rhythm": "rhythm",
+}
+_ID = re.compile(r"^#?(\d+)$")
+
+
+async def find_track(store: Store, query: str) -> Track:
+    """A track id ("42", "#42"), "artist - title", or words of a title/album; the best match wins."""
+    text = query.strip()
+    if not text:
+        raise QueryError("tell me a song: a track id, \"artist - title\", a title, a file or a link")
+    match = _ID.match(text)
+    if match:
+        track = await store.get_track(int(match.group(1)))
+        if track is None:
+            raise QueryError(f"there is no track #{match.group(1)} in the catalogue")
+        return track
+    found = await store.search_tracks(text, limit=5)
+    if not found:
+        artist, title = split_artist_title(text)
+        if artist:
+            found = await store.search_tracks(title, limit=20)
+            found = [t for t in found if t.artist and artist.lower() in t.artist.lower()] or found[:0]
+    if not found:
+        raise QueryError(f"no track in the catalogue matches \"{text[:80]}\"")
+    return found[0]
+
+
+def group_closeness(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """Cosine similarity of two handcrafted vectors within each feature group."""
+    out = {}
+    start = 0
+    for name, size, _ in descriptor.GROUPS:
+        x, y = a[start:start + size], b[start:start + size]
+        denom = float(np.linalg.norm(x) * np.linalg.norm(y))
+        out[name] = float(x @ y) / denom if denom > 0 else 0.0
+        start += size
+    return out
+
+
+def metadata_relation(query_track: Track | None, track: Track) -> str | None:
+    """"same album" / "same artist" when the metadata says so (album wins)."""
+    if query_track is None:
+        return None
+    if query_track.album and track.album and query_track.album.casefold() == track.album.casefold():
+        return "same album"
+    if query_track.artist and track.artist and query_track.artist.casefold() == track.artist.casefold():
+        return "same artist"
+    return None
+
+
+def sound_phrase(query_vector: np.ndarray | None, vector: np.ndarray | None, version: str | None) -> str:
+    """How two tracks sound alike: the two closest feature groups for handcrafted vectors, else plainly."""
+    if (version or "").startswith(descriptor.NAME) and query_vector is not None and vector is not None:
+        closeness = group_closeness(query_vector, vector)
+        best = sorted(closeness, key=closeness.__getitem__, reverse=True)[:2]
+        return f"sounds alike: similar {GROUP_WORDS[best[0]]} and {GROUP_WORDS[best[1]]}"
+    return "sounds alike"
+
+
+def audio_reason(
+    query_vector: np.ndarray | None, vector: np.ndarray | None, version: str, score: float,
+    query_track: Track | None, track: Track,
+) -> str:
+    parts = [p for p in (metadata_relation(query_track, track), sound_phrase(query_vector, vector, version)) if p]
+    return "; ".join(parts) + f" (similarity {score:.2f})"
+
+
+async def audio_neighbours(
+    store: Store,
+    vector: np.ndarray,
+    version: str,
+    k: int,
+    *,
+    exclude: set[int] | None = None,
+    query_track: Track | None = None,
+) -> list[RecommendedTrack]:
+    hits: list[Neighbor] = await store.knn("audio", vector, k, model_version=version, exclude=exclude or set())
+    if not hits:
+        return []
+    tracks = await store.get_tracks(h.track_id for h in hits)
+    vectors = await store.get_vectors("audio", [h.track_id for h in hits])
+    moods = await store.get_vectors("mood", [h.track_id for h in hits])
+    out = []
+    for hit in hits:
+        track = tracks.get(hit.track_id)
+        if track is None:
+            continue
+        score = 1.0 - hit.distance
+        stored = vectors.get(hit.track_id)
+        reason = audio_reason(
+            vector, np.asarray(stored.vector) if stored else None, version, score, query_track, track
+        )
+        mood = moods.get(hit.track_id)
+        out.append(RecommendedTrack.from_track(
+            track, score, reason, (mood.vector[0], mood.vector[1]) if mood else None
+        ))
+    return out

@@ -1,0 +1,114 @@
+"""One open database: the aiosqlite connection, the driver behind it and the transaction lock.
+
+One aiosqlite connection per process serialises statements on its worker thread, so the event loop never
+blocks on disk.  Opening does everything a connection needs before the first query: pick a driver that can
+load sqlite-vec, switch to WAL (so a worker process and a bot process can share the file), and apply the
+numbered migrations on that same connection (a `:memory:` database exists only there).  Multi-statement
+changes go through `transaction()` (BEGIN IMMEDIATE) so a crash leaves either all of a change or none of it.
+
+The concern modules (tracks, vectors, playlists, jobs, meta) subclass `Database` and only add queries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Self
+
+import aiosqlite
+
+from moodtape.db import migrate
+from moodtape.db.connect import Driver, connector, pick_driver
+from moodtape.db.errors import StoreError
+
+__all__ = ["Database"]
+
+_MEMORY = ":memory:"
+
+
+def _location(path: Path | str, create: bool) -> str:
+    """The file to open (its folder made when allowed), refusing paths that cannot be a database."""
+    location = str(path)
+    if location == _MEMORY:
+        return location
+    file = Path(location).expanduser()
+    if not file.exists():
+        if not create:
+            raise StoreError(f"database {file} does not exist")
+        try:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder for database {file}: {exc}") from exc
+    elif file.is_dir():
+        raise StoreError(f"database path {file} is a directory")
+    return str(file)
+
+
+class Database:
+    """Async access to one Moodtape database file (or `:memory:`); queries live in the subclasses."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str, driver: Driver) -> None:
+        self._conn = conn
+        self.path = path
+        self.driver = driver
+        self._tx_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, *, create: bool = True) -> Self:
+        """Open (creating the file and its folder if allowed), enable WAL, apply migrations."""
+        location = _location(path, create)
+        driver = pick_driver()
+        conn = aiosqlite.Connection(connector(location, driver, isolation_level=None), iter_chunk_size=256)
+        try:
+            await conn
+        except Exception as exc:  # driver-specific OperationalError
+            raise StoreError(f"cannot open database {location}: {exc}") from exc
+        try:
+            if location != _MEMORY:
+                await conn.execute("PRAGMA journal_mode = WAL")
+                await conn.execute("PRAGMA synchronous = NORMAL")
+            await migrate.apply(conn)
+        except Exception as exc:
+            await conn.close()
+            raise StoreError(f"cannot prepare database {location}: {exc}") from exc
+        return cls(conn, location, driver)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+
+        The lock keeps this process's coroutines from interleaving statements inside one another's
+        transaction on the shared connection; BEGIN IMMEDIATE does the same across processes.
+        """
+        async with self._tx_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            else:
+                await self._conn.execute("COMMIT")
+
+    async def _fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def _fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def schema_version(self) -> int:
+        """The number of the last migration applied (SQLite's `user_version`)."""
+        return (await self._fetchone("PRAGMA user_version"))[0]

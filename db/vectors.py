@@ -1,0 +1,178 @@
+"""Vectors in sqlite-vec tables (`vec_audio`, `vec_cf`, `vec_mood`): writes, reads, nearest neighbours.
+
+Each kind has a fixed dimension (`VECTOR_DIMS`, set by the schema) and a model version per row, so a model
+change shows up as stale rows (`tracks_with_stale_vectors`) instead of silently mixing spaces.  Vectors are
+checked (dimension, finite values) before they reach SQLite, whose vec0 tables would reject or store them
+less helpfully.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import aiosqlite
+import numpy as np
+
+from moodtape.db.connection import Database
+from moodtape.db.models import VECTOR_DIMS, Neighbor, StoredVector
+from moodtape.db.sql import NOW, chunks, marks
+
+__all__ = ["Vectors", "vector_table"]
+
+Vector = Sequence[float] | np.ndarray
+
+#: vec0's KNN returns at most this many rows per query.
+_KNN_MAX = 4096
+
+
+def vector_table(kind: str) -> str:
+    """The table of vectors of `kind`; the check keeps a stray kind from reaching SQL text."""
+    if kind not in VECTOR_DIMS:
+        raise ValueError(f"unknown vector kind {kind!r}; expected one of {sorted(VECTOR_DIMS)}")
+    return f"vec_{kind}"
+
+
+def _blob(vector: Vector, kind: str) -> bytes:
+    array = np.asarray(vector, dtype=np.float32).reshape(-1)
+    expected = VECTOR_DIMS[kind]
+    if array.shape[0] != expected:
+        raise ValueError(f"{kind} vectors have {expected} dimensions, got {array.shape[0]}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{kind} vector has NaN or infinite values")
+    return array.tobytes()
+
+
+def _stored(row: Any, kind: str) -> StoredVector:
+    details = json.loads(row["details"] or "{}") if kind == "mood" else {}
+    return StoredVector(
+        int(row["track_id"]), np.frombuffer(row["embedding"], dtype=np.float32).tolist(), row["model_version"],
+        details,
+    )
+
+
+async def _put_vector(
+    conn: aiosqlite.Connection,
+    kind: str,
+    track_id: int,
+    vector: Vector,
+    model_version: str,
+    details: dict[str, Any] | None,
+) -> None:
+    """Replace one vector inside the caller's transaction (vec0 tables have no upsert: delete + insert)."""
+    table = vector_table(kind)
+    blob = _blob(vector, kind)
+    await conn.execute(f"DELETE FROM {table} WHERE track_id = ?", (track_id,))
+    if kind == "mood":
+        await conn.execute(
+            f"INSERT INTO {table} (track_id, embedding, model_version, details) VALUES (?, ?, ?, ?)",
+            (track_id, blob, model_version, json.dumps(details or {})),
+        )
+    else:
+        await conn.execute(
+            f"INSERT INTO {table} (track_id, embedding, model_version) VALUES (?, ?, ?)",
+            (track_id, blob, model_version),
+        )
+
+
+class Vectors(Database):
+    """Queries over the vector tables."""
+
+    async def mark_ready(
+        self,
+        track_id: int,
+        vectors: dict[str, tuple[Vector, str]],
+        *,
+        duration_s: float | None = None,
+        details: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Store a track's vectors and flip it to ready in one transaction (all or nothing)."""
+        async with self.transaction() as conn:
+            for kind, (vector, version) in vectors.items():
+                await _put_vector(conn, kind, track_id, vector, version, (details or {}).get(kind))
+            await conn.execute(
+                f"UPDATE tracks SET status = 'ready', error = NULL, next_attempt_at = NULL, "
+                f"duration_s = coalesce(?, duration_s), updated_at = {NOW} WHERE id = ?",
+                (duration_s, track_id),
+            )
+
+    async def put_vector(
+        self,
+        kind: str,
+        track_id: int,
+        vector: Vector,
+        model_version: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        async with self.transaction() as conn:
+            await _put_vector(conn, kind, track_id, vector, model_version, details)
+
+    async def put_vectors(self, kind: str, rows: Iterable[tuple[int, Vector]], model_version: str) -> int:
+        """Replace many vectors of one kind at once (CF refreshes write thousands)."""
+        table = vector_table(kind)
+        prepared = [(int(track_id), _blob(vector, kind)) for track_id, vector in rows]
+        async with self.transaction() as conn:
+            await conn.executemany(f"DELETE FROM {table} WHERE track_id = ?", [(tid,) for tid, _ in prepared])
+            await conn.executemany(
+                f"INSERT INTO {table} (track_id, embedding, model_version) VALUES (?, ?, ?)",
+                [(tid, blob, model_version) for tid, blob in prepared],
+            )
+        return len(prepared)
+
+    async def get_vector(self, kind: str, track_id: int) -> StoredVector | None:
+        return (await self.get_vectors(kind, [track_id])).get(int(track_id))
+
+    async def get_vectors(self, kind: str, track_ids: Iterable[int] | None = None) -> dict[int, StoredVector]:
+        """Vectors of `kind` for `track_ids` (all of them when None: CF refreshes read the whole table)."""
+        extra = ", details" if kind == "mood" else ""
+        sql = f"SELECT track_id, embedding, model_version{extra} FROM {vector_table(kind)}"
+        rows: list[Any] = []
+        if track_ids is None:
+            rows = await self._fetchall(sql)
+        else:
+            for chunk in chunks(int(t) for t in track_ids):
+                rows += await self._fetchall(sql + f" WHERE track_id IN ({marks(len(chunk))})", chunk)
+        return {int(row["track_id"]): _stored(row, kind) for row in rows}
+
+    async def knn(
+        self,
+        kind: str,
+        vector: Vector,
+        k: int,
+        *,
+        model_version: str | None = None,
+        exclude: Iterable[int] = (),
+    ) -> list[Neighbor]:
+        """Nearest stored vectors by the table's metric (cosine for audio/cf, L2 for mood).
+
+        vec0's KNN takes no filter on track ids, so `k` plus the excluded count are fetched and the excluded
+        dropped afterwards.
+        """
+        table = vector_table(kind)
+        excluded = set(int(e) for e in exclude)
+        sql = f"SELECT track_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
+        params: list[Any] = [_blob(vector, kind), min(_KNN_MAX, k + len(excluded))]
+        if model_version is not None:
+            sql += " AND model_version = ?"
+            params.append(model_version)
+        rows = await self._fetchall(sql + " ORDER BY distance", params)
+        hits = [Neighbor(int(r[0]), float(r[1])) for r in rows if int(r[0]) not in excluded]
+        return hits[:k]
+
+    async def vector_versions(self, kind: str) -> dict[str, int]:
+        """model version -> how many vectors of `kind` it made."""
+        rows = await self._fetchall(
+            f"SELECT model_version, count(*) FROM {vector_table(kind)} GROUP BY model_version"
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def tracks_with_stale_vectors(self, kind: str, current_version: str, limit: int = 1000) -> list[int]:
+        """Ready tracks whose `kind` vector is missing or was made by another model version."""
+        rows = await self._fetchall(
+            f"SELECT t.id FROM tracks t LEFT JOIN {vector_table(kind)} v ON v.track_id = t.id "
+            "WHERE t.status = 'ready' AND t.source_kind != 'catalogue' "
+            "AND (v.track_id IS NULL OR v.model_version != ?) ORDER BY t.id LIMIT ?",
+            (current_version, limit),
+        )
+        return [int(row[0]) for row in rows]
