@@ -1,4 +1,4 @@
-"""Text normalisation shared by imports, matching and queries."""
+"""Text shared by imports, matching, queries and messages: normalisation, "artist - title", byte sizes."""
 
 from __future__ import annotations
 
@@ -35,3 +35,17 @@ def split_artist_title(text: str) -> tuple[str | None, str]:
     if len(parts) == 2 and parts[0] and parts[1]:
         return parts[0].strip(), parts[1].strip()
     return None, text.strip()
+
+
+def byte_size(size: float) -> str:
+    """A byte count for people, in binary units like the limits in the settings: "20 MB", "3.2 MB", "840 KB".
+
+    One convention everywhere (refusals from the link client, the decoder, ingestion and the bots), so a
+    limit configured as 200 MiB reads "200 MB" in every message that names it.
+    """
+    mib = size / (1024 * 1024)
+    if mib >= 10:
+        return f"{mib:.0f} MB"
+    if mib >= 1:
+        return f"{mib:.1f} MB"
+    return f"{size / 1024:.0f} KB"

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
-from moodtape.bot.commands.common import engine_for, print_json
+from moodtape.bot.commands.common import add_k_option, checked_k, engine_for, print_json
 from moodtape.bot.render import chat_text
+from moodtape.bot.shared.errors import user_message
 from moodtape.core.config import Settings
 from moodtape.core.engine import Engine
-from moodtape.core.errors import UserError
 from moodtape.core.mood.space import STRATEGIES, STRATEGY_HELP
 
 INTRO = (
     "Tell me how you feel and I'll pick songs. Commands: /strategy match|lift|calm|energize, /k N, /quit.\n"
 )
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,24 +27,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                     + "; ".join(f"{name}: {text}" for name, text in STRATEGY_HELP.items()) + ".",
     )
     parser.add_argument("text", nargs="*", help="how you feel (omit for an interactive chat)")
-    parser.add_argument("-k", "--k", type=int, default=None, help="how many songs (default 5)")
+    add_k_option(parser, default=None, shown=5)
     parser.add_argument("--strategy", choices=STRATEGIES, default="match")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.k is not None and not 1 <= args.k <= 50:
-        raise UserError("--k must be between 1 and 50")
+    k = checked_k(args.k, 50)
     async with engine_for(settings) as engine:
         if args.text:
-            result = await engine.chat(" ".join(args.text), args.k, args.strategy)
+            result = await engine.chat(" ".join(args.text), k, args.strategy)
             if args.json:
                 print_json(result.to_json())
             else:
                 print(chat_text(result))
             return 0
-        return await interactive(engine, args.k, args.strategy, args.json)
+        return await interactive(engine, k, args.strategy, args.json)
 
 
 async def interactive(engine: Engine, k: int | None, strategy: str, as_json: bool) -> int:
@@ -75,8 +77,9 @@ async def interactive(engine: Engine, k: int | None, strategy: str, as_json: boo
             continue
         try:
             result = await engine.chat(text, k, strategy)
-        except UserError as exc:
-            print(f"sorry: {exc}")
+        except Exception as exc:  # one bad message never ends the chat; a bug is logged under a reference id
+            reply = user_message(exc, log, "chat message", traceback=False)
+            print(f"sorry: {exc}" if reply.user_error else reply.text)
             continue
         if as_json:
             print_json(result.to_json())

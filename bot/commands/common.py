@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 from collections.abc import AsyncIterator
@@ -9,9 +10,22 @@ from contextlib import asynccontextmanager
 
 from moodtape.core.config import Settings
 from moodtape.core.engine import Engine
+from moodtape.core.errors import UserError
 from moodtape.core.results import print_json
 
-__all__ = ["engine_for", "print_json", "stop_on_signals"]
+__all__ = ["add_k_option", "checked_k", "engine_for", "print_json", "stop_on_signals"]
+
+
+def add_k_option(parser: argparse.ArgumentParser, *, default: int | None, shown: int) -> None:
+    """`-k/--k N`: how many songs; `checked_k` says whether N is in the command's range."""
+    parser.add_argument("-k", "--k", type=int, default=default, help=f"how many songs (default {shown})")
+
+
+def checked_k(k: int | None, most: int) -> int | None:
+    """`k` itself, or the one-line `UserError` naming the option and its range (exit 2)."""
+    if k is not None and not 1 <= k <= most:
+        raise UserError(f"--k must be between 1 and {most}")
+    return k
 
 
 @asynccontextmanager

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from moodtape.bot.commands.common import engine_for, print_json
+from moodtape.bot.commands.common import add_k_option, checked_k, engine_for, print_json
 from moodtape.bot.render import catalogue_note, tracks_block
 from moodtape.core.config import Settings
-from moodtape.core.errors import UserError
 from moodtape.core.recommend.continuation import MAX_K, ContinueResult
 
 
@@ -20,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "have no playlist history.",
     )
     parser.add_argument("query", nargs="+", help="seed songs: track ids, \"artist - title\" or title words")
-    parser.add_argument("-k", "--k", type=int, default=100, help="how many songs (default 100)")
+    add_k_option(parser, default=100, shown=100)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
 
@@ -34,10 +33,9 @@ def continue_text(result: ContinueResult) -> str:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    if not 1 <= args.k <= MAX_K:
-        raise UserError(f"--k must be between 1 and {MAX_K}")
+    k = checked_k(args.k, MAX_K)
     async with engine_for(settings) as engine:
-        result = await engine.continue_playlist(list(args.query), args.k)
+        result = await engine.continue_playlist(list(args.query), k)
     if args.json:
         print_json(result.to_json())
     else:

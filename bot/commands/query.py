@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from moodtape.bot.commands.common import engine_for, print_json
+from moodtape.bot.commands.common import add_k_option, checked_k, engine_for, print_json
 from moodtape.bot.render import similar_text
 from moodtape.core.config import Settings
-from moodtape.core.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,16 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(Deezer, Spotify, YouTube, SoundCloud, Bandcamp, an audio file on the web).",
     )
     parser.add_argument("query", nargs="+", help="track id, \"artist - title\", title words, an audio file or a link")
-    parser.add_argument("-k", "--k", type=int, default=None, help="how many songs (default 5)")
+    add_k_option(parser, default=None, shown=5)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.k is not None and not 1 <= args.k <= 100:
-        raise UserError("--k must be between 1 and 100")
+    k = checked_k(args.k, 100)
     async with engine_for(settings) as engine:
-        result = await engine.similar(" ".join(args.query), args.k, paths=True)  # an admin's own files
+        result = await engine.similar(" ".join(args.query), k, paths=True)  # an admin's own files
     if args.json:
         print_json(result.to_json())
     else:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import PurePath
 
-from moodtape.bot.shared.formatting import size_text
 from moodtape.core.audio.tags import AUDIO_EXTENSIONS
 from moodtape.core.errors import UserError
+from moodtape.core.text import byte_size
 
 __all__ = ["AUDIO_EXTENSIONS", "guess_name", "looks_like_audio", "read_audio", "too_big"]
 
@@ -37,9 +37,9 @@ def looks_like_audio(name: str | None, mime_type: str | None) -> bool:
 
 def too_big(name: str, size: int | None, limit: int, why: str | None = None) -> UserError:
     """The refusal of a file over `limit` bytes; `why` replaces the limit when a chat imposes its own."""
-    how_big = f" ({size_text(size)})" if size else ""
+    how_big = f" ({byte_size(size)})" if size else ""
     return UserError(f"{name} is too big{how_big}: {why}" if why
-                     else f"{name} is too big{how_big}; I take files up to {size_text(limit)}.")
+                     else f"{name} is too big{how_big}; I take files up to {byte_size(limit)}.")
 
 
 async def read_audio(name: str, size: int | None, limit: int,

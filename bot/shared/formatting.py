@@ -1,4 +1,4 @@
-"""Text pieces every front end words the same way: sizes and the "Songs like …" heading.
+"""Text pieces every front end words the same way: the "Songs like …" heading (sizes: `core.text.byte_size`).
 
 Each front end still marks them up its own way (HTML on Telegram, Markdown embeds on Discord, plain text in
 the terminal); what is said comes from here.
@@ -10,12 +10,7 @@ from dataclasses import dataclass
 
 from moodtape.core.results import SimilarResult
 
-__all__ = ["SimilarHeading", "similar_heading", "size_text"]
-
-
-def size_text(size: int) -> str:
-    """A byte count for people: "3.2 MB", or "840 KB" below a megabyte."""
-    return f"{size / (1024 * 1024):.1f} MB" if size >= 1024 * 1024 else f"{size / 1024:.0f} KB"
+__all__ = ["SimilarHeading", "similar_heading"]
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from moodtape.core.errors import UserError
+from moodtape.core.text import byte_size
 
 SAMPLE_RATE = 22050
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d{2}):(\d{2}(?:\.\d+)?)")
@@ -123,7 +124,7 @@ def decode(
     if size == 0:
         raise AudioError("empty file", file)
     if max_file_bytes is not None and size > max_file_bytes:
-        raise AudioError(f"file is too big ({size / 1e6:.0f} MB > {max_file_bytes / 1e6:.0f} MB)", file)
+        raise AudioError(f"file is too big ({byte_size(size)} > {byte_size(max_file_bytes)})", file)
 
     duration = probe_duration(file, ffmpeg)
     if duration is not None and duration > max_duration_s:

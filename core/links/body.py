@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 
 from moodtape.core.links.errors import TooBig, UnexpectedContent, host_of
+from moodtape.core.text import byte_size
 
-__all__ = ["Download", "Probe", "CappedBody", "megabytes", "content_length", "disposition_filename"]
+__all__ = ["Download", "Probe", "CappedBody", "content_length", "disposition_filename"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class CappedBody:
             raise UnexpectedContent(f"{host_of(self.response.url)} sent {encoding}-compressed data we do not read")
 
     def _too_big(self) -> TooBig:
-        return TooBig(f"the download is over the limit of {megabytes(self.limit)}")
+        return TooBig(f"the download is over the limit of {byte_size(self.limit)}")
 
     async def chunks(self) -> AsyncIterator[bytes]:
         async for raw in self.response.aiter_raw():
@@ -78,11 +79,6 @@ class CappedBody:
                 raise self._too_big()
             if data:
                 yield data
-
-
-def megabytes(n: int) -> str:
-    """A byte count for a refusal message ("50 MB", "900 kB")."""
-    return f"{n / 1e6:.0f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 def content_length(response: httpx.Response) -> int | None:

@@ -37,9 +37,9 @@ from moodtape.core.links.body import (
     Probe,
     content_length,
     disposition_filename,
-    megabytes,
 )
 from moodtape.core.links.content import SNIFF_BYTES, describe_content, sniff_audio
+from moodtape.core.text import byte_size
 from moodtape.core.links.errors import (
     BadLink,
     BadScheme,
@@ -221,7 +221,7 @@ class GuardedClient:
             async with self._open(url, headers) as (response, final):
                 declared = content_length(response)
                 if declared is not None and declared > max_bytes:
-                    raise TooBig(f"{host_of(url)} sent more than {megabytes(max_bytes)}")
+                    raise TooBig(f"{host_of(url)} sent more than {byte_size(max_bytes)}")
                 parts = [chunk async for chunk in CappedBody(response, max_bytes).chunks()]
                 return b"".join(parts), response.headers.get("content-type"), final
 
@@ -273,7 +273,7 @@ class GuardedClient:
                 declared = content_length(response)
                 if declared is not None and declared > self.settings.download_max_bytes:
                     cap = self.settings.download_max_bytes
-                    raise TooBig(f"the file is too big ({megabytes(declared)} > {megabytes(cap)})")
+                    raise TooBig(f"the file is too big ({byte_size(declared)} > {byte_size(cap)})")
                 head = bytearray()
                 try:
                     async for chunk in CappedBody(response, self.settings.download_max_bytes).chunks():
@@ -309,7 +309,7 @@ class GuardedClient:
             async with self._open(url, headers) as (response, final):
                 declared = content_length(response)
                 if declared is not None and declared > limit:
-                    raise TooBig(f"the file is too big ({megabytes(declared)} > {megabytes(limit)})")
+                    raise TooBig(f"the file is too big ({byte_size(declared)} > {byte_size(limit)})")
                 content_type = response.headers.get("content-type")
                 digest = hashlib.sha256()
                 head = bytearray()

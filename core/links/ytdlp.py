@@ -40,7 +40,7 @@ from moodtape.core.links.content import SNIFF_BYTES, sniff_audio
 from moodtape.core.links.egress_proxy import EgressProxy
 from moodtape.core.links.errors import NetError, NotAudio, ServiceError, TooBig
 from moodtape.core.links.info import LinkInfo
-from moodtape.core.text import split_artist_title
+from moodtape.core.text import byte_size, split_artist_title
 
 __all__ = [
     "YtDlpSource", "YtDlpFactory", "ServiceError", "extractor_for", "service_name", "duration_filter",
@@ -301,7 +301,7 @@ class YtDlpSource:
         path = files[0]
         size = path.stat().st_size
         if size > self.settings.download_max_bytes:
-            raise TooBig(f"the download is over the limit of {self.settings.download_max_bytes / 1e6:.0f} MB")
+            raise TooBig(f"the download is over the limit of {byte_size(self.settings.download_max_bytes)}")
         with open(path, "rb") as handle:
             if sniff_audio(handle.read(SNIFF_BYTES)) is None:
                 raise NotAudio("the site sent something that is not audio")

@@ -16,7 +16,7 @@ from typing import Any
 
 from moodtape.core.audio.tags import AUDIO_EXTENSIONS, read_tags
 from moodtape.core.progress import Progress
-from moodtape.core.text import match_key
+from moodtape.core.text import byte_size, match_key
 from moodtape.db.models import NewTrack
 from moodtape.db.store import Store
 
@@ -92,7 +92,7 @@ def _precheck(path: Path, max_file_bytes: int) -> str | None:
     if size == 0:
         return "empty file"
     if size > max_file_bytes:
-        return f"file is too big ({size / 1e6:.0f} MB > {max_file_bytes / 1e6:.0f} MB)"
+        return f"file is too big ({byte_size(size)} > {byte_size(max_file_bytes)})"
     if not os.access(path, os.R_OK):
         return "permission denied"
     return None
