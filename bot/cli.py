@@ -1,9 +1,11 @@
 """`moodtape`: the command-line front end.
 
 Each command module registers its sub-parser and a handler `(args, settings) -> exit code` (sync or async).
-Errors a user can cause (`MoodtapeError`) print one line on stderr and exit 2; anything else is a bug: it is
-logged under a reference id (with its traceback when run with -v), the apology names the id, and the exit
-code is 1.  `--json` output goes to stdout alone; progress bars go to stderr.
+Exit status: 0 when everything asked for was done; 1 when some items failed (a file that is not audio, a
+link whose download failed, a row of an import that was skipped: the others are still done, each failure is
+named on stderr); 2 for a usage error or a refusal (`MoodtapeError`: one line on stderr, nothing done).
+Anything else is a bug: it is logged under a reference id (with its traceback when run with -v), the apology
+names the id, and the exit code is 1.  `--json` output goes to stdout alone; progress bars go to stderr.
 """
 
 from __future__ import annotations

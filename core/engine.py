@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from moodtape.core import demo
-from moodtape.core.audio.decode import AudioError
+from moodtape.core.audio.decode import AudioError, printable
 from moodtape.core.config import Settings
 from moodtape.core.device import resolve_device
 from moodtape.core.errors import QueryError, StorageError, UserError
@@ -39,7 +39,8 @@ from moodtape.core.recommend import continuation
 from moodtape.core.recommend.continuation import ContinueResult
 from moodtape.core.recommend.hybrid import has_own_music, similar_to_audio, similar_tracks
 from moodtape.core.recommend.mood_match import songs_for_mood
-from moodtape.core.recommend.similar import find_track
+from moodtape.core.recommend.similar import MAX_ID, existing_file, find_track, query_text
+from moodtape.core.text import clean_text
 from moodtape.core.results import Catalogue, CatalogueStats, ChatResult, QueryMood, SimilarQuery, SimilarResult
 from moodtape.db.models import Track
 from moodtape.db.store import Store, StoreError
@@ -167,17 +168,23 @@ class Engine:
         progress: Progress | None = None,
         embed_progress: Progress | None = None,
     ) -> tuple[AddReport, EmbedReport | None]:
-        """Record files as pending tracks, then embed them now (`embed`) or leave them to the scheduler."""
+        """Record files as pending tracks, then embed them now (`embed`) or leave them to the scheduler.
+
+        Known files given again that are still pending (a crash mid-batch, an earlier `--no-embed`) are
+        embedded too (`report.resumed`): re-running the same command is how a person finishes a batch.
+        """
         report = await add_files(
             self.store, paths, added_by=added_by, licence=licence,
             max_file_bytes=self.settings.max_file_bytes, progress=progress,
         )
-        ids = [track_id for track_id, _ in report.added]
+        new = {track_id for track_id, _ in report.added}
+        given = new | {track_id for track_id, _ in report.duplicates}
+        pending = await self.store.list_tracks(status="pending", ids=given) if given else []
+        report.resumed = [track.id for track in pending if track.id not in new]
         if not embed:
-            if ids:
+            if pending:
                 self._queued()
             return report, None
-        pending = await self.store.list_tracks(status="pending", ids=ids)
         return report, await self.embed(pending, progress=embed_progress)
 
     async def add_link(self, url: str, *, added_by: str | None = None) -> LinkAddResult:
@@ -231,6 +238,10 @@ class Engine:
 
     async def feedback(self, track_id: int, user_ref: str, value: int, context: dict[str, Any] | None = None) -> None:
         """Store a 👍/👎 in whichever catalogue the recommendation came from (demo ids have their own range)."""
+        if not 0 < track_id <= MAX_ID:  # forged button data: no such row can exist (and SQLite stops at 64 bits)
+            raise QueryError("there is no such track any more")
+        if value not in (1, -1):
+            raise QueryError("feedback is 👍 or 👎")
         store = await self._demo_store() if demo.is_demo_id(track_id) else self.store
         if await store.get_track(track_id) is None:
             raise QueryError(f"there is no track #{track_id} any more")
@@ -240,13 +251,14 @@ class Engine:
     async def similar(self, query: str, k: int | None = None, *, paths: bool = False) -> SimilarResult:
         """Songs like a catalogue track (id, "artist - title", title words), a link, or (`paths`) a file.
 
-        Only the CLI passes `paths=True`: a stranger's chat message must never make the server open its files.
+        Only the CLI passes `paths=True`: a stranger's chat message must never make the server open its files
+        (without it the file system is not even looked at). Anything else is searched as text (`query_text`).
         """
         k = k or self.settings.default_k
-        text = query.strip()
-        candidate = Path(text).expanduser()
-        if paths and text and candidate.is_file():
+        candidate = existing_file(query) if paths else None
+        if candidate is not None:
             return await self.similar_to_file(candidate, k)
+        text = query_text(query)
         if looks_like_link(text):
             return await self.similar_to_link(text, k)
         store, catalogue = await self.catalogue()
@@ -274,22 +286,24 @@ class Engine:
         return SimilarResult(query=query, tracks=result.tracks)
 
     async def similar_to_file(self, path: Path, k: int | None = None, *, label: str | None = None) -> SimilarResult:
-        """Songs like an audio file that need not be in the catalogue (a shared clip, a voice note)."""
+        """Songs like an audio file that need not be in the catalogue (a shared clip, a voice note).
+
+        The file is checked before anything reads it (a regular file under `max_file_bytes`: a FIFO or a
+        20 GB sparse file is refused at once), and its name is shown `printable`.
+        """
         k = k or self.settings.default_k
-        store, catalogue = await self.catalogue()
-        text = label or str(path)
+        name = label or printable(path.name)
         try:
-            digest = await asyncio.to_thread(file_hash, path)
-        except OSError as exc:
-            raise UserError(f"cannot read {label or path.name}: {exc.strerror or exc}") from exc
-        known = await store.find_by_hash(digest)
-        if known is not None and known.status == "ready":
-            return await self._similar_to_track(store, known, k, SimilarQuery("file", text, catalogue, known))
-        embedder = await self.embedder()
-        try:
+            digest = await asyncio.to_thread(file_hash, path, self.settings.max_file_bytes)
+            store, catalogue = await self.catalogue()
+            text = label or printable(path)
+            known = await store.find_by_hash(digest)
+            if known is not None and known.status == "ready":
+                return await self._similar_to_track(store, known, k, SimilarQuery("file", text, catalogue, known))
+            embedder = await self.embedder()
             vectors = await asyncio.to_thread(embedder.embed_file, path)
         except AudioError as exc:
-            raise UserError(f"{label or path.name}: {exc.reason}") from exc
+            raise UserError(f"{name}: {exc.reason}") from exc
         tracks = await similar_to_audio(store, vectors.audio, vectors.audio_version, k,
                                         weight_audio=self.settings.weight_audio, weight_cf=self.settings.weight_cf)
         mood = QueryMood(valence=round(float(vectors.mood[0]), 3), arousal=round(float(vectors.mood[1]), 3),
@@ -348,5 +362,7 @@ class Engine:
 
 
 def _check_strategy(strategy: str) -> None:
+    """A strategy name, or a `UserError` that echoes what was sent (cleaned and cut: it may be anything)."""
     if strategy not in STRATEGIES:
-        raise UserError(f"unknown strategy \"{strategy}\"; choose one of {', '.join(STRATEGIES)}")
+        shown = clean_text(strategy, 40)
+        raise UserError(f"unknown strategy \"{shown}\"; choose one of {', '.join(STRATEGIES)}")

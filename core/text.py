@@ -10,6 +10,25 @@ _BRACKETS = re.compile(r"\s*[\(\[][^\)\]]*(?:remaster|live|version|edit|mix|feat
 _FEAT = re.compile(r"\s+(?:feat\.?|ft\.|featuring)\s+.*$", re.IGNORECASE)
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 _SEPARATOR = re.compile(r"\s+[-\u2013\u2014]\s+")
+#: Control characters (C0, DEL, C1): the whitespace ones become a space, the rest (NUL, escapes, bells) go.
+_CONTROLS = {code: (" " if chr(code).isspace() else None) for code in (*range(0x20), *range(0x7F, 0xA0))}
+
+
+def clean_text(text: str, max_chars: int | None = None) -> str:
+    """Text from a person (argv, stdin, a chat message) made safe for every tokenizer, SQL binding and reply.
+
+    Lone surrogates (a JSON "\\ud800", or the escapes Python gives undecodable argv/stdin bytes) make fast
+    tokenizers raise TypeError and SQLite and UTF-8 output raise UnicodeEncodeError, so they become U+FFFD
+    (a surrogate pair written as two escapes is joined into its character); control characters and NULs are
+    dropped (tabs and newlines become spaces).  `max_chars` cuts first, so a pasted megabyte costs nothing.
+    """
+    if max_chars is not None:
+        text = text[:max_chars]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text.translate(_CONTROLS)
 
 
 def _fold(text: str) -> str:

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from moodtape.bot.commands.common import engine_for, print_json
-from moodtape.bot.commands.link_add import finish_links, print_links
+from moodtape.bot.commands.common import checked_limit, engine_for, print_json
+from moodtape.bot.commands.link_add import finish_links, links_failed, print_links
 from moodtape.bot.progress import progress_bar
 from moodtape.core.config import Settings
 from moodtape.core.links.service import looks_like_link
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.set_defaults(handler=run_add)
 
     embed = sub.add_parser("embed", help="embed every pending track now")
-    embed.add_argument("--limit", type=int, default=None, help="at most this many tracks")
+    embed.add_argument("--limit", type=int, default=None, help="at most this many tracks (at least 1)")
     embed.add_argument("--json", action="store_true")
     embed.set_defaults(handler=run_embed)
 
@@ -53,6 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     config.set_defaults(handler=run_config)
 
 
+def exit_code(failed: int) -> int:
+    """The CLI's convention (bot/cli.py): 0 when everything asked for was done, 1 when some items failed."""
+    return 1 if failed else 0
+
+
 async def run_add(args: argparse.Namespace, settings: Settings) -> int:
     links = [p for p in args.paths if looks_like_link(p)]
     paths = [Path(p) for p in args.paths if not looks_like_link(p)]
@@ -63,7 +68,8 @@ async def run_add(args: argparse.Namespace, settings: Settings) -> int:
                 link_report = await engine.add_links(links, added_by="cli", embed=not args.no_embed,
                                                      progress=progress)
         if link_report is not None and not paths:
-            return finish_links(link_report, args.json)
+            finish_links(link_report, args.json)
+            return exit_code(links_failed(link_report))
         with progress_bar("adding") as added, progress_bar("embedding", unit="track") as embedded:
             report, embed_report = await engine.add_files(
                 paths, added_by="cli", licence=args.licence, embed=not args.no_embed,
@@ -92,11 +98,11 @@ async def run_add(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  failed: {path}: {reason}", file=sys.stderr)
         if link_report is not None:
             print_links(link_report)
-    files_ok = report.added or report.duplicates or not failed
-    return 0 if files_ok and (link_report is None or link_report.ok) else 1
+    return exit_code(len(failed) + (links_failed(link_report) if link_report is not None else 0))
 
 
 async def run_embed(args: argparse.Namespace, settings: Settings) -> int:
+    checked_limit(args.limit)
     async with engine_for(settings) as engine:
         with progress_bar("embedding", unit="track") as progress:
             report = await engine.embed_pending(limit=args.limit, progress=progress)
@@ -106,7 +112,7 @@ async def run_embed(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{len(report.ready)} track(s) ready, {len(report.failed)} failed")
         for _, label, reason in report.failed:
             print(f"  failed: {label}: {reason}", file=sys.stderr)
-    return 0
+    return exit_code(len(report.failed))
 
 
 async def run_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -121,8 +127,13 @@ async def run_import(args: argparse.Namespace, settings: Settings) -> int:
             f"{report.tracks_matched} matched to the catalogue, {report.playlists_added} playlist(s) added"
             + (f", {report.playlists_skipped} already there" if report.playlists_skipped else "")
             + (f", {report.rows_skipped} row(s) skipped" if report.rows_skipped else "")
+            + (f", {report.tracks_skipped} track(s) skipped" if report.tracks_skipped else "")
         )
-    return 0
+        for problem in report.problems:
+            print(f"  skipped: {problem}", file=sys.stderr)
+        if report.failed > len(report.problems):
+            print(f"  ... and {report.failed - len(report.problems)} more", file=sys.stderr)
+    return exit_code(report.failed)
 
 
 async def run_stats(args: argparse.Namespace, settings: Settings) -> int:

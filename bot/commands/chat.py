@@ -46,7 +46,20 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return await interactive(engine, k, args.strategy, args.json)
 
 
+def tolerant_console() -> None:
+    """Undecodable stdin bytes become U+FFFD and unprintable output is escaped, so one line never ends a chat.
+
+    Python reads a UTF-8 terminal strictly: a single Latin-1 byte would raise `UnicodeDecodeError` out of
+    `input()`.  Streams that are not text files (a test's StringIO) are left as they are.
+    """
+    for stream, errors in ((sys.stdin, "replace"), (sys.stdout, "backslashreplace")):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors=errors)
+
+
 async def interactive(engine: Engine, k: int | None, strategy: str, as_json: bool) -> int:
+    tolerant_console()
     if sys.stdin.isatty():
         print(INTRO)
     while True:
@@ -54,6 +67,9 @@ async def interactive(engine: Engine, k: int | None, strategy: str, as_json: boo
             line = input("you> " if sys.stdin.isatty() else "")
         except EOFError:
             return 0
+        except UnicodeDecodeError:  # a stream that could not be made tolerant: skip the line, keep chatting
+            print("sorry: that line was not readable text")
+            continue
         text = line.strip()
         if not text:
             continue
@@ -69,7 +85,7 @@ async def interactive(engine: Engine, k: int | None, strategy: str, as_json: boo
             continue
         if text.startswith("/k"):
             value = text.partition(" ")[2].strip()
-            if value.isdigit() and 1 <= int(value) <= 50:
+            if value.isascii() and value.isdigit() and len(value) <= 3 and 1 <= int(value) <= 50:
                 k = int(value)
                 print(f"{k} songs per answer")
             else:

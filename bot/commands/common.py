@@ -13,7 +13,7 @@ from moodtape.core.engine import Engine
 from moodtape.core.errors import UserError
 from moodtape.core.results import print_json
 
-__all__ = ["add_k_option", "checked_k", "engine_for", "print_json", "stop_on_signals"]
+__all__ = ["add_k_option", "checked_k", "checked_limit", "engine_for", "print_json", "stop_on_signals"]
 
 
 def add_k_option(parser: argparse.ArgumentParser, *, default: int | None, shown: int) -> None:
@@ -26,6 +26,17 @@ def checked_k(k: int | None, most: int) -> int | None:
     if k is not None and not 1 <= k <= most:
         raise UserError(f"--k must be between 1 and {most}")
     return k
+
+
+def checked_limit(limit: int | None) -> int | None:
+    """`--limit` itself (None: no limit), or the one-line `UserError` (exit 2) when it is below 1.
+
+    Zero or a negative limit is a typo, not a request for nothing: silently doing nothing (or everything)
+    would hide it.
+    """
+    if limit is not None and limit < 1:
+        raise UserError("--limit must be at least 1")
+    return limit
 
 
 @asynccontextmanager

@@ -6,9 +6,8 @@ import argparse
 import logging
 import sys
 
-from moodtape.bot.commands.common import engine_for, print_json, stop_on_signals
+from moodtape.bot.commands.common import checked_limit, engine_for, print_json, stop_on_signals
 from moodtape.core.config import Settings
-from moodtape.core.errors import UserError
 from moodtape.db.models import Job
 
 log = logging.getLogger("moodtape.worker")
@@ -52,8 +51,7 @@ def _job_line(job: Job) -> str:
 
 
 async def run_jobs(args: argparse.Namespace, settings: Settings) -> int:
-    if args.limit < 1:
-        raise UserError("--limit must be at least 1")
+    checked_limit(args.limit)
     async with engine_for(settings) as engine:
         state = await engine.jobs(args.limit)
     if args.json:

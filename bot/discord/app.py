@@ -14,9 +14,10 @@ import aiohttp
 import discord
 from discord.ext import commands
 
-from moodtape.bot.discord.buttons import FeedbackButton
+from moodtape.bot.discord import render
+from moodtape.bot.discord.buttons import FeedbackButton, reaches_a_button
 from moodtape.bot.discord.commands import MoodtapeCommands
-from moodtape.bot.discord.replies import report_failure
+from moodtape.bot.discord.replies import report_failure, tell_privately
 from moodtape.bot.shared.tokens import DISCORD_PORTAL, bot_token
 from moodtape.core.config import Settings
 from moodtape.core.engine import Engine
@@ -68,6 +69,15 @@ class MoodtapeBot(commands.Bot):
 
     async def on_message(self, message: discord.Message, /) -> None:
         """No text commands (a mention is a mood): the cog's listener reads messages, nothing else does."""
+
+    async def on_interaction(self, interaction: discord.Interaction, /) -> None:
+        """A click on a button we do not make (an older version's, or forged data) still gets an answer.
+
+        discord.py routes a component by its custom_id and silently drops one that nothing matches, which
+        the person would see as "This interaction failed"; ours are answered by `FeedbackButton`.
+        """
+        if interaction.type is discord.InteractionType.component and not reaches_a_button(interaction):
+            await tell_privately(interaction, render.STALE_BUTTON)
 
     async def on_ready(self) -> None:
         user = self.user

@@ -15,11 +15,27 @@ from moodtape.bot.discord import render
 from moodtape.bot.discord.replies import engine_of, report_failure, user_ref
 from moodtape.core.results import RecommendedTrack
 
-__all__ = ["FeedbackButton", "feedback_view"]
+__all__ = ["FeedbackButton", "feedback_view", "reaches_a_button"]
+
+#: The custom_id of a 👍/👎 button: ASCII digits only (18 at most: a SQLite id), so a forged one never
+#: reaches `int()` with something it refuses or the store with something it cannot hold.
+FEEDBACK_ID = re.compile(r"moodtape:fb:(?P<vote>up|down):(?P<track>[0-9]{1,18}):(?P<kind>[a-z]{1,16})")
 
 
-class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]],
-                     template=r"moodtape:fb:(?P<vote>up|down):(?P<track>\d{1,18}):(?P<kind>[a-z]{1,16})"):
+def reaches_a_button(interaction: discord.Interaction) -> bool:
+    """Whether discord.py will hand this click to a `FeedbackButton` (which answers it, thanks or error).
+
+    It does so only for a custom_id of ours that the clicked message shows; anything else (an older
+    version's button, forged data) it drops without a word, and the person would see "interaction failed".
+    """
+    custom_id = (interaction.data or {}).get("custom_id")
+    if not isinstance(custom_id, str) or FEEDBACK_ID.fullmatch(custom_id) is None or interaction.message is None:
+        return False
+    return any(getattr(child, "custom_id", None) == custom_id
+               for row in interaction.message.components for child in getattr(row, "children", ()))
+
+
+class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=FEEDBACK_ID):
     """A 👍 or 👎 under a recommended song; everything it needs is in its custom_id (100 characters max)."""
 
     def __init__(self, track_id: int, value: int, kind: str, number: int, row: int | None = None) -> None:

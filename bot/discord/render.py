@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import discord
 
 from moodtape.bot.render import STRATEGY_HEADINGS, mood_summary
-from moodtape.bot.shared.errors import APOLOGY  # noqa: F401 - re-exported: the tests compare replies with it
+# Re-exported: the tests compare replies with APOLOGY; the bot answers buttons it does not make with STALE_BUTTON.
+from moodtape.bot.shared.errors import APOLOGY, STALE_BUTTON  # noqa: F401
 from moodtape.bot.shared.formatting import similar_heading
 from moodtape.bot.shared.help import COMMANDS
 from moodtape.core.mood.space import STRATEGIES, STRATEGY_HELP, describe

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from moodtape.core.errors import MoodtapeError
 
-__all__ = ["APOLOGY", "Reply", "new_reference", "user_message"]
+__all__ = ["APOLOGY", "STALE_BUTTON", "Reply", "new_reference", "user_message"]
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+#: The answer to a button press whose data we do not (or no longer) make: an older version's, or forged.
+STALE_BUTTON = "This button no longer works."
 
 
 @dataclass(frozen=True)

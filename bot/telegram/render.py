@@ -14,6 +14,7 @@ from typing import Any
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
 from moodtape.bot.render import STRATEGY_HEADINGS, mood_summary
+from moodtape.bot.shared.errors import STALE_BUTTON  # noqa: F401 - the handlers answer stale buttons with it
 from moodtape.bot.shared.formatting import similar_heading
 from moodtape.bot.shared.help import COMMANDS
 from moodtape.core.mood.space import STRATEGIES, STRATEGY_HELP, describe
@@ -29,7 +30,6 @@ FEEDBACK_PREFIX = "fb"
 STRATEGY_PREFIX = "st"
 
 SLOW_DOWN = "Slow down a little, please: I am still on your last request."
-STALE_BUTTON = "This button no longer works."
 
 
 def esc(text: object) -> str:
@@ -68,12 +68,23 @@ def feedback_data(track_id: int, value: int) -> str:
     return data
 
 
+#: Track ids are SQLite integers (under 2**63): more digits than this cannot be one of ours.
+MAX_ID_DIGITS = 18
+
+
 def parse_feedback(data: str) -> tuple[int, int] | None:
-    """(track id, +1/-1) from `fb:+:42`, or None for data we did not make."""
+    """(track id, +1/-1) from `fb:+:42`, or None for data we did not make.
+
+    Callback data comes from the client and can be forged: only ASCII digits that fit an id are read
+    (`str.isdigit` also accepts "²", which `int` refuses, and 23 digits overflow SQLite).
+    """
     parts = data.split(":")
-    if len(parts) != 3 or parts[0] != FEEDBACK_PREFIX or parts[1] not in "+-" or not parts[2].isdigit():
+    if len(parts) != 3 or parts[0] != FEEDBACK_PREFIX or parts[1] not in ("+", "-"):
         return None
-    return int(parts[2]), 1 if parts[1] == "+" else -1
+    digits = parts[2]
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= MAX_ID_DIGITS):
+        return None
+    return int(digits), 1 if parts[1] == "+" else -1
 
 
 def parse_strategy(data: str) -> str | None:

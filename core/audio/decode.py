@@ -8,10 +8,12 @@ subprocess, so a hostile file can crash ffmpeg but never this process.  Failures
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import re
 import shutil
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +32,66 @@ class AudioError(UserError):
 
     def __init__(self, reason: str, path: str | os.PathLike[str] | None = None) -> None:
         self.reason = reason
-        self.path = str(path) if path is not None else None
+        self.path = printable(path) if path is not None else None
         super().__init__(f"{self.path}: {reason}" if self.path else reason)
+
+
+def printable(value: str | bytes | os.PathLike[str]) -> str:
+    """A path (or any text) in a form every output can print and SQLite can store.
+
+    On Linux a file name is bytes; one that is not UTF-8 reaches Python as a str with surrogate escapes
+    (`caf\\udce9.opus`), which `print` and SQLite refuse with a bare codec error.  Such bytes show as U+FFFD.
+    """
+    text = os.fsdecode(value) if isinstance(value, bytes) else os.fspath(value)
+    try:
+        return os.fsencode(text).decode("utf-8", "replace")
+    except UnicodeError:  # surrogates that are not file-name escapes (text typed or pasted somewhere)
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def stat_reason(info: os.stat_result, max_file_bytes: int | None = None) -> str | None:
+    """Why a stat result is not a file we may read (None: it is).  Only regular files are read: opening a
+    FIFO blocks, a device (`/dev/zero`) never ends.  An empty file passes: it is recorded, then refused by
+    `decode`.  Sizes come from the stat, so a 20 GB sparse file is refused without reading a byte."""
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file"
+    if max_file_bytes is not None and info.st_size > max_file_bytes:
+        return f"file is too big ({byte_size(info.st_size)} > {byte_size(max_file_bytes)})"
+    return None
+
+
+def check_file(path: str | os.PathLike[str], max_file_bytes: int | None = None) -> int:
+    """The size of `path` when it is a regular file we may read, else `AudioError` with the reason.
+
+    The one check every way into a file goes through first (adding, hashing, `similar FILE`, decoding),
+    before anything opens it; `stat` follows symbolic links, so a link to a device is a device.
+    """
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError) as exc:  # ENOENT, ELOOP, ENAMETOOLONG, an embedded NUL byte ...
+        raise AudioError(path_error(exc), path) from exc
+    reason = stat_reason(info, max_file_bytes)
+    if reason is None and not os.access(path, os.R_OK):
+        reason = "permission denied"
+    if reason is not None:
+        raise AudioError(reason, path)
+    return info.st_size
+
+
+def path_error(exc: BaseException) -> str:
+    """A short reason for an error raised while following a path (stat, resolve, open)."""
+    number = getattr(exc, "errno", None)
+    if number == errno.ELOOP or isinstance(exc, RuntimeError):  # pathlib says "Symlink loop" as RuntimeError
+        return "symbolic link loop"
+    if number == errno.ENAMETOOLONG:
+        return "the path is too long"
+    if number in (errno.ENOENT, errno.ENOTDIR):
+        return "file not found"
+    if number in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if isinstance(exc, ValueError):
+        return "not a usable path"
+    return f"cannot read: {getattr(exc, 'strerror', None) or exc}"
 
 
 @dataclass(frozen=True)
@@ -116,15 +176,8 @@ def decode(
     track are decoded (the part embeddings look at), which keeps long tracks cheap.
     """
     file = Path(path)
-    if not file.exists():
-        raise AudioError("file not found", file)
-    if not file.is_file():
-        raise AudioError("not a regular file", file)
-    size = file.stat().st_size
-    if size == 0:
+    if check_file(file, max_file_bytes) == 0:
         raise AudioError("empty file", file)
-    if max_file_bytes is not None and size > max_file_bytes:
-        raise AudioError(f"file is too big ({byte_size(size)} > {byte_size(max_file_bytes)})", file)
 
     duration = probe_duration(file, ffmpeg)
     if duration is not None and duration > max_duration_s:

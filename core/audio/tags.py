@@ -1,4 +1,8 @@
-"""Title/artist/album/duration from a file's tags (mutagen), with the file name as a fallback."""
+"""Title/artist/album/duration from a file's tags (mutagen), with the file name as a fallback.
+
+Every text comes back printable and storable (`printable`): a file name that is not UTF-8 or a tag with a
+lone surrogate must not reach SQLite or a terminal as a str they refuse.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from pathlib import Path
 
 import mutagen
 
+from moodtape.core.audio.decode import printable
 from moodtape.core.text import split_artist_title
 
 AUDIO_EXTENSIONS = frozenset(
@@ -32,7 +37,7 @@ def _first(tags: object, *keys: str) -> str | None:
         except (KeyError, ValueError, TypeError):
             continue
         if value:
-            text = str(value[0] if isinstance(value, list) else value).strip()
+            text = printable(str(value[0] if isinstance(value, list) else value)).strip()
             if text:
                 return text
     return None
@@ -55,7 +60,8 @@ def read_tags(path: Path) -> Tags:
         if isinstance(length, (int, float)) and length > 0:
             duration = float(length)
     if not title:
-        guessed_artist, guessed_title = split_artist_title(path.stem.replace("_", " "))
-        title = guessed_title or path.stem
+        stem = printable(path.stem)
+        guessed_artist, guessed_title = split_artist_title(stem.replace("_", " "))
+        title = guessed_title or stem
         artist = artist or guessed_artist
     return Tags(title=title, artist=artist, album=album, duration_s=duration)

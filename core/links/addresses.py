@@ -14,10 +14,11 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from moodtape.core.links.errors import Unreachable
+from moodtape.core.links.errors import BadLink, Unreachable
 
 __all__ = [
-    "IPAddress", "Resolver", "METADATA_ADDRESSES", "address_problem", "AddressPolicy", "system_resolve",
+    "IPAddress", "Resolver", "METADATA_ADDRESSES", "address_problem", "host_name_problem", "AddressPolicy",
+    "system_resolve",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -31,6 +32,8 @@ METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
               "192.0.0.192")
 )
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+#: What a label of a host name may hold (letters, digits, hyphens; underscores, which real hosts use too).
+_LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")
 
@@ -77,6 +80,36 @@ def address_problem(ip: IPAddress, *, allow_private: bool = False) -> str | None
     return None
 
 
+def host_name_problem(host: str) -> str | None:
+    """Why `host` (ASCII, as it goes on the wire: IDNA already applied) is not a usable DNS name, or None.
+
+    Checked before any lookup so that a name the resolver would choke on (an empty or 64-character label,
+    which Python's IDNA codec refuses with a bare `UnicodeError`) or that no DNS could hold (a label
+    starting with a hyphen) gets one clear sentence instead of a codec message or a pointless lookup.
+    IP literals are not names and pass.
+    """
+    try:
+        ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+        return None
+    except ValueError:
+        pass
+    name = host.removesuffix(".")  # "example.com." is the fully qualified form
+    if not name:
+        return "it is empty"
+    if len(name) > 253:
+        return "it is longer than 253 characters"
+    for label in name.lower().split("."):
+        if not label:
+            return "it has an empty part (two dots in a row)"
+        if len(label) > 63:
+            return "a part of it is longer than 63 characters"
+        if not set(label) <= _LABEL_CHARACTERS:
+            return "it has characters that host names cannot have"
+        if label.startswith("-") or label.endswith("-"):
+            return "a part of it starts or ends with a hyphen"
+    return None
+
+
 @dataclass(frozen=True)
 class AddressPolicy:
     """Which resolved addresses we connect to.
@@ -100,6 +133,8 @@ async def system_resolve(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as exc:  # the IDNA codec refused the name: no DNS could hold it
+        raise BadLink(f"{host[:80]} is not a valid host name") from exc
     except socket.gaierror as exc:
         if exc.errno == socket.EAI_AGAIN:
             raise Unreachable(f"cannot look up {host} right now (DNS): try again later") from exc

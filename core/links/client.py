@@ -30,7 +30,13 @@ from typing import Any
 import httpx
 
 from moodtape.core.config import Settings
-from moodtape.core.links.addresses import AddressPolicy, IPAddress, Resolver, system_resolve
+from moodtape.core.links.addresses import (
+    AddressPolicy,
+    IPAddress,
+    Resolver,
+    host_name_problem,
+    system_resolve,
+)
 from moodtape.core.links.body import (
     CappedBody,
     Download,
@@ -58,6 +64,23 @@ __all__ = ["GuardedClient", "USER_AGENT"]
 
 USER_AGENT = "Moodtape/0.1 (music recommendation bot; link resolver)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+def _raw_host_of(url: str | httpx.URL) -> str | None:
+    """The host part of a link httpx would not take, shown in a message (ASCII-safe, cut), or None."""
+    text = str(url).strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    host = host.partition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]  # no port
+    shown = host.encode("ascii", "backslashreplace").decode("ascii")[:80]
+    return shown or None
+
+
+def _malformed_redirect(target: httpx.URL, detail: str | None = None) -> BadLink:
+    """A redirect whose Location is not a usable link: one sentence naming the server that sent it."""
+    return BadLink(f"{host_of(target)} gave a malformed redirect" + (f": {detail}" if detail else ""))
 
 
 class GuardedClient:
@@ -102,15 +125,30 @@ class GuardedClient:
     # -------------------------------------------------------------------------------- checks
     @staticmethod
     def parse(url: str | httpx.URL) -> httpx.URL:
-        """A URL we may fetch: http(s), a host, no credentials."""
+        """A URL we may fetch: http(s), a host name DNS could hold, no credentials.
+
+        Everything that could make httpx or the resolver raise later is refused here, as a `BadLink` with a
+        sentence: `.host` decodes IDNA (an invalid `xn--` label raises a codec error from deep in `idna`),
+        and `host_name_problem` catches what the system's IDNA codec would refuse at lookup time.
+        """
         try:
             parsed = url if isinstance(url, httpx.URL) else httpx.URL(str(url).strip())
-        except (httpx.InvalidURL, TypeError, ValueError) as exc:
+            parsed.host  # noqa: B018 - decodes the IDNA labels: raises for one that is not valid
+            raw_host = parsed.raw_host.decode("ascii")
+        except (httpx.InvalidURL, TypeError, ValueError) as exc:  # UnicodeError (IDNA) is a ValueError
+            host = _raw_host_of(url)
+            if host is not None and (isinstance(exc, UnicodeError) or "IDNA" in str(exc)):
+                raise BadLink(f"that link's host name is not valid: {host}") from exc
             raise BadLink(f"that is not a valid link: {str(url)[:100]}") from exc
         if parsed.scheme not in ("http", "https"):
             raise BadScheme(f"only http and https links are supported, not {parsed.scheme or 'this'}:")
-        if not parsed.host:
+        if not raw_host:
             raise BadLink(f"that link has no host name: {str(url)[:100]}")
+        problem = host_name_problem(raw_host)
+        if problem is not None:
+            raise BadLink(f"that link's host name is not valid: {raw_host[:80]} ({problem})")
+        if parsed.port is not None and not 0 < parsed.port < 65536:
+            raise BadLink(f"that link's port is not valid: {parsed.port}")
         if parsed.userinfo:
             raise BadLink("links with a user name or password in them are not accepted")
         return parsed
@@ -186,6 +224,10 @@ class GuardedClient:
                 return self.parse(target.join(location))
             except BadScheme as exc:
                 raise BadScheme(f"the link redirects to a non-web address ({exc})") from exc
+            except BadLink as exc:
+                raise _malformed_redirect(target, str(exc)) from exc
+            except (httpx.InvalidURL, ValueError) as exc:
+                raise _malformed_redirect(target) from exc
         if response.status_code >= 400:
             raise HttpStatusError(response.status_code, response.reason_phrase, str(target))
         return None
@@ -193,6 +235,11 @@ class GuardedClient:
     async def _send(self, request: httpx.Request, target: httpx.URL) -> httpx.Response:
         try:
             return await self._client.send(request, stream=True)
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # Our request URL was built from a checked one, so this is httpx reading the answer's Location
+            # (it works out `response.next_request` even when it does not follow): `http:127.0.0.1:1/x`,
+            # or an `xn--` host that its IDNA decoding refuses.
+            raise _malformed_redirect(target) from exc
         except httpx.TimeoutException as exc:
             raise TimedOut(f"{target.host} did not answer in time") from exc
         except httpx.UnsupportedProtocol as exc:

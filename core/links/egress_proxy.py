@@ -11,7 +11,8 @@ connect).  So every YoutubeDL we create is pointed at this proxy, which is the o
   other fetch), and the proxy connects to that very address, so a second DNS answer cannot change where
   the connection goes (no DNS rebinding);
 - a refused target gets `403` and is recorded in `refusals`, so the caller can say "refused: it points to a
-  private address" instead of yt-dlp's generic HTTP error;
+  private address" instead of yt-dlp's generic HTTP error; a target that is no valid host at all gets `400`,
+  and anything unforeseen ends that one connection with a one-line warning, never the proxy;
 - a plain-HTTP connection carries exactly one request: the client's later bytes are not forwarded, so a
   kept-alive connection cannot send a second request to another host through the first host's tunnel,
   and the answer is marked `Connection: close` so that well-behaved clients do not try;
@@ -30,7 +31,7 @@ import logging
 from dataclasses import dataclass, field
 
 from moodtape.core.links.client import GuardedClient
-from moodtape.core.links.errors import NetError, RefusedAddress
+from moodtape.core.links.errors import BadLink, BadScheme, NetError, RefusedAddress
 
 __all__ = ["EgressProxy", "RequestHead", "parse_head", "connect_url"]
 
@@ -140,9 +141,14 @@ class EgressProxy:
             pass
         except asyncio.CancelledError:
             pass
+        except Exception as exc:  # noqa: BLE001 - the connection boundary: one hostile request, one warning
+            # Left to asyncio, it would log "Unhandled exception in client_connected_cb" with a traceback.
+            log.warning("egress proxy: dropped a connection: %s: %s", type(exc).__name__, str(exc)[:200])
         finally:
             writer.close()
-            with contextlib.suppress(Exception):
+            # Cancelled here too (the proxy closing): the task must end normally, because on Python 3.11
+            # asyncio's done-callback calls `task.exception()`, which raises for a cancelled task.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
             if task is not None:
                 self._tasks.discard(task)
@@ -195,6 +201,8 @@ class EgressProxy:
             self.refusals.append(str(exc))
             log.warning("yt-dlp connection refused: %s", exc)
             raise _ProxyRefusal(403, str(exc)) from exc
+        except (BadLink, BadScheme) as exc:  # the request named no usable host (`xn--localhost`, `-bad-.com`)
+            raise _ProxyRefusal(400, str(exc)) from exc
         except NetError as exc:
             raise _ProxyRefusal(502, str(exc)) from exc
         port = parsed.port or (443 if parsed.scheme == "https" else 80)

@@ -23,6 +23,7 @@ from typing import Any
 from moodtape.core.config import Settings
 from moodtape.core.errors import UserError
 from moodtape.core.mood.space import canonical_label, va_from_probs
+from moodtape.core.text import clean_text
 
 #: The shipped default models (trained by `moodtape train emotion`, see their README.md model cards).
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data" / "emotion"
@@ -30,8 +31,9 @@ BUNDLED_ENGLISH = BUNDLED_DIR / "en"
 BUNDLED_KOREAN = BUNDLED_DIR / "ko"
 
 #: Characters dropped before reading: zero-width joiner, variation selectors, skin-tone modifiers.  They
-#: only change how an emoji is drawn, and left in they would become noise words.
-_INVISIBLE = {"\u200d", "\ufe0e", "\ufe0f", "\u20e3"} | {chr(c) for c in range(0x1F3FB, 0x1F400)}
+#: only change how an emoji is drawn, and left in they would become noise words.  So would U+FFFD, what
+#: `clean_text` leaves of undecodable bytes: it says nothing about a mood.
+_INVISIBLE = {"\u200d", "\ufe0e", "\ufe0f", "\u20e3", "\ufffd"} | {chr(c) for c in range(0x1F3FB, 0x1F400)}
 _SPACES = re.compile(r"\s+")
 #: Longer text is cut before tokenising; far more than any model here reads (128 tokens), so it changes
 #: nothing but the time a pasted novel would take to tokenise.
@@ -43,9 +45,10 @@ def prepare_text(text: str, max_chars: int = MAX_CHARS) -> str:
 
     "😭" becomes "loudly crying face", words an English encoder has seen in sad contexts, so an emoji-only
     message gets a real reading instead of an unknown-token guess.  Training applies the same function.
+    Surrogates, NULs and control characters are cleaned first (`clean_text`): tokenizers raise on them.
     """
     parts: list[str] = []
-    for ch in text[: max_chars * 2]:
+    for ch in clean_text(text, max_chars * 2):
         if ch in _INVISIBLE:
             continue
         if unicodedata.category(ch) == "So":
@@ -200,6 +203,8 @@ class MoodReader:
             return self._korean
 
     def read(self, texts: Sequence[str]) -> list[MoodReading]:
+        """One reading per text; any `str` a person can send is read (the reading keeps the cleaned text)."""
+        texts = [clean_text(text, 2 * MAX_CHARS) for text in texts]
         korean = [i for i, text in enumerate(texts) if has_hangul(text)]
         other = [i for i, text in enumerate(texts) if not has_hangul(text)]
         readings: dict[int, MoodReading] = {}

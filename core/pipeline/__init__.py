@@ -1,8 +1,8 @@
 """The catalogue pipeline: files and links in, vectors out, kept going by a scheduler.
 
-`ingest` (files -> pending tracks), `importer` (playlists, metadata-only catalogues), `link_batch` (links
-added in one go), `embedding` (audio -> vectors, pending -> ready), `retry` (backoff for failures that may
-pass), `worker` (runs queued jobs, with explicit dependencies: nothing here imports the `Engine`),
+`ingest` (files -> pending tracks), `importer` (playlists, metadata-only catalogues; `documents` reads the
+file), `link_batch` (links added in one go), `embedding` (audio -> vectors, pending -> ready), `retry`
+(backoff for failures that may pass), `worker` (runs queued jobs, with explicit dependencies: nothing here imports the `Engine`),
 `scheduler` (the clock, the only module that loads APScheduler), `backups`, `cf_due` (when collaborative
 vectors are refitted), `overview` (what `moodtape jobs` shows), `identity` (worker ids), `stamps` (times
 as the database keeps them).
@@ -24,6 +24,7 @@ _EXPORTS = {
     "TrackEmbedder": "embedding",
     "due_tracks": "embedding",
     "embed_tracks": "embedding",
+    "ImportFormatError": "documents",
     "ImportReport": "importer",
     "MpdSlice": "importer",
     "read_mpd": "importer",

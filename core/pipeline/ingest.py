@@ -1,31 +1,44 @@
 """Files and folders -> pending catalogue rows (tags read, duplicates by content hash skipped).
 
 Adding is split from embedding on purpose: rows land at once as `pending` (cheap, safe to re-run), and the
-expensive embedding happens after (right away for `moodtape add`, or in the scheduler).  A file that cannot
-be audio is still recorded, as `failed` with the reason, so `moodtape stats` and admins can see what went wrong.
+expensive embedding happens after (right away for `moodtape add`, or in the scheduler).  A file that was
+read but cannot be audio is still recorded, as `failed` with the reason, so `moodtape stats` and admins can see
+what went wrong.  What cannot be read at all is reported and skipped, never opened, and not recorded (there
+is no content to recognise it by on a re-run): a missing file, a symbolic link loop, anything that is not a
+regular file (a FIFO would block the read, `/dev/zero` would never end), a file over the size cap (checked
+on the stat, before a byte is hashed).  One bad entry never stops the rest of a folder.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moodtape.core.audio.decode import AudioError, check_file, path_error, printable
+from moodtape.core.audio.sources import file_digest, file_hash, path_to_source
 from moodtape.core.audio.tags import AUDIO_EXTENSIONS, read_tags
 from moodtape.core.progress import Progress
-from moodtape.core.text import byte_size, match_key
+from moodtape.core.text import match_key
 from moodtape.db.models import NewTrack
 from moodtape.db.store import Store
 
+__all__ = ["AddReport", "add_files", "collect_files", "file_hash"]
+
+
 @dataclass
 class AddReport:
+    """What `add` did; every path is `printable` (a name that is not UTF-8 shows U+FFFD, never a codec error)."""
+
     added: list[tuple[int, str]] = field(default_factory=list)  # (id, path)
     duplicates: list[tuple[int, str]] = field(default_factory=list)  # (existing id, path)
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     skipped: list[str] = field(default_factory=list)  # files in folders without an audio extension
+    #: Known tracks given again that were still pending (a crash, `--no-embed`): embedded or queued now.
+    resumed: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,69 +46,67 @@ class AddReport:
             "duplicates": [{"id": tid, "path": path} for tid, path in self.duplicates],
             "failed": [{"path": path, "reason": reason} for path, reason in self.failed],
             "skipped": self.skipped,
+            "resumed": self.resumed,
         }
 
 
-def collect_files(paths: Iterable[Path]) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
+def collect_files(
+    paths: Iterable[Path], max_file_bytes: int | None = None
+) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
     """Expand folders recursively (audio extensions only, hidden entries ignored).
 
-    Returns (files to try, files skipped for their extension, (path, reason) for arguments that do not exist).
+    Returns (regular files to try, resolved; files skipped for their extension; (path, reason) for what
+    cannot be tried: missing, a link loop, not a regular file, over `max_file_bytes`, an unreadable folder).
     Files named explicitly are always tried: if one is not audio, the decoder says so.
     """
     files: list[Path] = []
     skipped: list[str] = []
-    missing: list[tuple[str, str]] = []
+    refused: list[tuple[str, str]] = []
     seen: set[Path] = set()
 
     def push(path: Path) -> None:
-        resolved = path.resolve()
+        try:
+            resolved = path.resolve(strict=True)
+            check_file(resolved, max_file_bytes)
+        except AudioError as exc:
+            refused.append((printable(path), exc.reason))
+            return
+        except (OSError, RuntimeError, ValueError) as exc:  # resolve(): a loop is a RuntimeError before 3.13
+            refused.append((printable(path), path_error(exc)))
+            return
         if resolved not in seen:
             seen.add(resolved)
             files.append(resolved)
 
     for path in paths:
-        if path.is_dir():
-            for found in _walk(path):
+        try:
+            folder = path.is_dir()
+            present = folder or path.exists() or path.is_symlink()  # a FIFO, a device, a loop: push() says
+        except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL byte
+            refused.append((printable(path), path_error(exc)))
+            continue
+        if folder:
+            for found in _walk(path, refused):
                 if found.suffix.lower() in AUDIO_EXTENSIONS:
                     push(found)
                 else:
-                    skipped.append(str(found))
-        elif path.is_file():
+                    skipped.append(printable(found))
+        elif present:
             push(path)
         else:
-            missing.append((str(path), "no such file or folder"))
-    return files, skipped, missing
+            refused.append((printable(path), "no such file or folder"))
+    return files, skipped, refused
 
 
-def _walk(folder: Path) -> Iterator[Path]:
-    for root, dirs, names in os.walk(folder):
+def _walk(folder: Path, refused: list[tuple[str, str]]) -> Iterator[Path]:
+    def unreadable(exc: OSError) -> None:
+        refused.append((printable(exc.filename or folder), f"cannot read the folder: {path_error(exc)}"))
+
+    for root, dirs, names in os.walk(folder, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             if not name.startswith("."):
                 yield Path(root) / name
-
-
-def file_hash(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _precheck(path: Path, max_file_bytes: int) -> str | None:
-    """Reasons we can tell without decoding."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        return f"cannot read: {exc.strerror or exc}"
-    if size == 0:
-        return "empty file"
-    if size > max_file_bytes:
-        return f"file is too big ({byte_size(size)} > {byte_size(max_file_bytes)})"
-    if not os.access(path, os.R_OK):
-        return "permission denied"
-    return None
 
 
 async def add_files(
@@ -109,28 +120,34 @@ async def add_files(
 ) -> AddReport:
     """Record every file as a pending track (or failed with a reason); re-adding known audio adds nothing."""
     report = AddReport()
-    files, report.skipped, report.failed = collect_files(paths)
+    files, report.skipped, report.failed = collect_files(paths, max_file_bytes)
     for number, path in enumerate(files, start=1):
-        reason = _precheck(path, max_file_bytes)
-        digest = None
-        if not (reason or "").startswith("cannot read"):
-            try:
-                digest = file_hash(path)
-            except OSError as exc:
-                reason = f"cannot read: {exc.strerror or exc}"
-        tags = read_tags(path)
-        track = NewTrack(
-            title=tags.title, artist=tags.artist, album=tags.album, duration_s=tags.duration_s,
-            source_kind="file", source=str(path), content_hash=digest, match_key=match_key(tags.artist, tags.title),
-            licence=licence, added_by=added_by, status="failed" if reason else "pending", error=reason,
-        )
-        track_id, created = await store.add_track(track)
-        if reason:
-            report.failed.append((str(path), reason))
-        elif created:
-            report.added.append((track_id, str(path)))
-        else:
-            report.duplicates.append((track_id, str(path)))
+        await _add_one(store, report, path, max_file_bytes, added_by=added_by, licence=licence)
         if progress is not None:
-            progress(number, len(files), path.name)
+            progress(number, len(files), printable(path.name))
     return report
+
+
+async def _add_one(store: Store, report: AddReport, path: Path, max_file_bytes: int, *,
+                   added_by: str | None, licence: str | None) -> None:
+    name = printable(path)
+    try:  # checked again on the open file: it may have changed since it was collected
+        digest, size = await asyncio.to_thread(file_digest, path, max_file_bytes)
+    except AudioError as exc:
+        report.failed.append((name, exc.reason))
+        return
+    reason = "empty file" if size == 0 else None
+    tags = read_tags(path)
+    track = NewTrack(
+        title=tags.title, artist=tags.artist, album=tags.album, duration_s=tags.duration_s,
+        source_kind="file", source=path_to_source(path), content_hash=digest,
+        match_key=match_key(tags.artist, tags.title), licence=licence, added_by=added_by,
+        status="failed" if reason else "pending", error=reason,
+    )
+    track_id, created = await store.add_track(track)
+    if reason:
+        report.failed.append((name, reason))
+    elif created:
+        report.added.append((track_id, name))
+    else:
+        report.duplicates.append((track_id, name))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 
 from moodtape.core.audio import descriptor
 from moodtape.core.errors import QueryError
 from moodtape.core.results import RecommendedTrack
-from moodtape.core.text import split_artist_title
+from moodtape.core.text import clean_text, split_artist_title
 from moodtape.db.models import Neighbor, Track
 from moodtape.db.store import Store
 
@@ -18,20 +19,71 @@ GROUP_WORDS = {
     "timbre": "timbre", "timbre_dynamics": "texture", "harmony": "harmony", "spectral_contrast": "tone",
     "spectral_shape": "brightness", "loudness": "dynamics", "rhythm": "rhythm",
 }
-_ID = re.compile(r"^#?(\d+)$")
+_ID = re.compile(r"^#?(-?\d+)$")
+#: SQLite stores ids as signed 64-bit integers: a longer number cannot be a track id.
+MAX_ID = 2**63 - 1
+#: The longest query searched (SQLite refuses LIKE patterns past 50,000 bytes; no title is near this).
+MAX_QUERY_CHARS = 1000
+
+
+def query_text(query: str) -> str:
+    """A song query as it is searched and shown: cleaned of surrogates and controls (`clean_text`), stripped.
+
+    An empty query is a `QueryError` here, once, for every front end and every seed of a playlist.
+    """
+    text = clean_text(query).strip()
+    if not text:
+        raise QueryError("tell me a song: a track id, \"artist - title\", a title, a file or a link")
+    return text
+
+
+def track_id(text: str) -> int | None:
+    """The catalogue id a query names ("42", "#42"), or None when it is not a number.
+
+    Any number is parsed without `int()` surprises: "-5", a 23-digit or a 5,000-digit number (which `int()`
+    refuses past 4,300 digits and SQLite past 64 bits) is a `QueryError` saying there is no such track.
+    """
+    match = _ID.match(text)
+    if not match:
+        return None
+    digits = match.group(1)
+    shown = digits if len(digits) <= 24 else digits[:20] + "\u2026"
+    value = int(digits) if len(digits.lstrip("-0")) <= 19 else None
+    if value is None or not 0 < value <= MAX_ID:
+        raise QueryError(f"there is no track #{shown} in the catalogue")
+    return value
+
+
+def existing_file(text: str) -> Path | None:
+    """The audio file a query names (`~` expanded), or None: the CLI's `similar FILE`, for an admin only.
+
+    A title is not a path: a name past the file system's limit, an unknown `~user`, a NUL byte or a lone
+    surrogate just means "not a file here", and the query is then searched as text.
+    """
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        candidate = Path(text).expanduser()
+        # Not only regular files: a FIFO, a device or a symlink loop is then refused with its reason by the
+        # file checks (`similar_to_file`) instead of being searched as a title; folders stay titles.
+        named = candidate.is_symlink() or (candidate.exists() and not candidate.is_dir())
+        return candidate if named else None
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 async def find_track(store: Store, query: str) -> Track:
     """A track id ("42", "#42"), "artist - title", or words of a title/album; the best match wins."""
-    text = query.strip()
-    if not text:
-        raise QueryError("tell me a song: a track id, \"artist - title\", a title, a file or a link")
-    match = _ID.match(text)
-    if match:
-        track = await store.get_track(int(match.group(1)))
+    text = query_text(query)
+    wanted = track_id(text)
+    if wanted is not None:
+        track = await store.get_track(wanted)
         if track is None:
-            raise QueryError(f"there is no track #{match.group(1)} in the catalogue")
+            raise QueryError(f"there is no track #{wanted} in the catalogue")
         return track
+    if len(text) > MAX_QUERY_CHARS:
+        raise QueryError(f"that is too long for a song query (at most {MAX_QUERY_CHARS} characters)")
     found = await store.search_tracks(text, limit=5)
     if not found:
         artist, title = split_artist_title(text)

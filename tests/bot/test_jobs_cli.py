@@ -55,7 +55,7 @@ def test_links_from_the_cli_through_the_queue(
     db = str(tmp_path / "lib.db")
     code, out, _ = run(capsys, "--db", db, "add", "--no-embed", "--json", web.url("/audio/pad_b.mp3"),
                        "https://www.deezer.com/en/track/1109731", web.url("/page.html"))
-    assert code == 0
+    assert code == 1  # the web page was refused; the two songs were queued
     links = json.loads(out)["links"]
     assert [row.get("status") for row in links[:2]] == ["pending", "pending"]
     assert links[1]["service"] == "Deezer" and links[1]["artist"] == "Aphex Twin"
@@ -72,7 +72,7 @@ def test_links_from_the_cli_through_the_queue(
     assert code == 0 and embed["status"] == "done" and len(embed["ready"]) == 2
 
     code, out, err = run(capsys, "--db", db, "add", web.url("/audio/truncated.flac"), str(AUDIO / "beat_a.ogg"))
-    assert code == 0 and "added 1 track(s), 1 ready" in out
+    assert code == 1 and "added 1 track(s), 1 ready" in out  # the link's download failed: not all done
     assert "truncated.flac" not in err and "-> failed" in out  # the link was embedded at once, and failed
 
     code, out, _ = run(capsys, "--db", db, "jobs")

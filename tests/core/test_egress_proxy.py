@@ -190,3 +190,46 @@ def test_request_heads_and_connect_targets_are_parsed_strictly() -> None:
             connect_url(bad)
     with pytest.raises(_ProxyRefusal):
         parse_head(b"GET / HTTP/1.1\r\n Folded: header")
+
+
+# ------------------------------------------------------------------ hostile targets (issue 13, item 11)
+@pytest.mark.parametrize("payload", [
+    b"CONNECT xn--localhost:443 HTTP/1.1\r\n\r\n",  # the issue's input: the connection was dropped
+    b"CONNECT xn--a.com:443 HTTP/1.1\r\n\r\n",
+    b"CONNECT -bad-.com:443 HTTP/1.1\r\n\r\n",
+    b"CONNECT a..b:443 HTTP/1.1\r\n\r\n",
+    b"CONNECT " + b"a" * 64 + b".com:443 HTTP/1.1\r\n\r\n",
+    b"CONNECT [zz]:443 HTTP/1.1\r\n\r\n",
+    b"GET http://xn--a.com/x HTTP/1.1\r\n\r\n",
+])
+async def test_a_target_that_is_no_valid_host_gets_400(tmp_path: Path, payload: bytes,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    async with guarded(tmp_path, StubDNS({})) as client, EgressProxy(client) as proxy:
+        answer = await raw_exchange(proxy, payload)
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"valid" in answer  # "not (a) valid link/host name"
+    assert proxy.refusals == []
+    assert not [r for r in caplog.records if r.levelno >= 40], "asyncio logged an unhandled exception"
+
+
+async def test_an_unforeseen_error_ends_one_connection_with_a_warning(
+    tmp_path: Path, web: FakeWeb, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection handler is the boundary: a bug there costs one connection, never asyncio's traceback."""
+    dns = StubDNS({"api.music.test": ["127.0.0.1"]})
+
+    async def broken(*args: object) -> None:
+        raise RuntimeError("a bug in the proxy")
+
+    async with guarded(tmp_path, dns) as client, EgressProxy(client) as proxy:
+        with monkeypatch.context() as patch:
+            patch.setattr(proxy, "_handle", broken)
+            try:
+                answer = await raw_exchange(proxy, b"CONNECT api.music.test:443 HTTP/1.1\r\n\r\n")
+            except ConnectionResetError:  # closed with the request unread: the kernel may answer with a reset
+                answer = b""
+            assert answer == b""
+        body = await asyncio.to_thread(ytdlp_get, proxy.url, f"http://api.music.test:{web.port}/deezer/track/7")
+    assert json.loads(body)["title"] == "Seven"  # the proxy is still serving
+    warnings = [r for r in caplog.records if "a bug in the proxy" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING" and not warnings[0].exc_info, caplog.text
+    assert not [r for r in caplog.records if r.levelno >= 40]

@@ -99,3 +99,10 @@ async def test_strategy_preference_persists(settings) -> None:  # type: ignore[n
     async with await Engine.open(settings) as engine:
         assert await engine.strategy_for("tg:1") == "lift"
         assert await engine.strategy_for("dc:1") == "match"
+
+
+@pytest.mark.parametrize("forged", [2**63, 10**30, 0, -1])
+async def test_feedback_on_a_forged_track_id_is_a_clear_refusal(engine: Engine, forged: int) -> None:
+    """Button data is the user's to forge: an id no row can have is 'no such track', never OverflowError."""
+    with pytest.raises(QueryError, match="no such track"):
+        await engine.feedback(forged, "tg:1", 1)

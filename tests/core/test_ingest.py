@@ -55,3 +55,26 @@ async def test_no_embed_leaves_pending_then_embed_pending(engine: Engine, audio_
     done = await engine.embed_pending()
     assert done.ready == [track.id]
     assert (await engine.store.get_vector("mood", track.id)) is not None
+
+
+async def test_re_adding_finishes_what_no_embed_left_pending(engine: Engine, audio_dir: Path) -> None:
+    """Issue 13, item 1: `add --no-embed` then `add` again ends with every good file ready, exactly once."""
+    first, embedded = await engine.add_files([audio_dir], embed=False)
+    assert embedded is None and first.resumed == []
+    report, embedded = await engine.add_files([audio_dir])
+    assert report.added == [] and len(report.duplicates) == len(GOOD_AUDIO) + 2
+    assert sorted(report.resumed) == sorted(tid for tid, _ in first.added)
+    assert embedded is not None and len(embedded.ready) == len(GOOD_AUDIO)
+    stats = await engine.store.stats()
+    assert stats["tracks"]["ready"] == len(GOOD_AUDIO) and stats["tracks"]["pending"] == 0
+    again, embedded = await engine.add_files([audio_dir])
+    assert again.resumed == [] and embedded is not None and embedded.ready == []
+    assert await engine.store.stats() == stats
+
+
+async def test_re_adding_one_file_resumes_only_that_file(engine: Engine, audio_dir: Path) -> None:
+    """Pending tracks the command was not given stay for `embed` or the scheduler."""
+    await engine.add_files([audio_dir / "pad_b.mp3", audio_dir / "beat_a.ogg"], embed=False)
+    report, embedded = await engine.add_files([audio_dir / "pad_b.mp3"])
+    assert len(report.resumed) == 1 and embedded is not None and embedded.ready == report.resumed
+    assert (await engine.store.stats())["tracks"]["pending"] == 1

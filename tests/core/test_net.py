@@ -13,6 +13,7 @@ import ipaddress
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -31,7 +32,7 @@ from moodtape.core.links import (
     UnexpectedContent,
     Unreachable,
 )
-from moodtape.core.links.addresses import address_problem
+from moodtape.core.links.addresses import address_problem, system_resolve
 from moodtape.core.links.content import sniff_audio
 from tests.conftest import AUDIO, GOOD_AUDIO, make_settings
 from tests.fakes.dns import StubDNS
@@ -270,3 +271,50 @@ async def test_short_link_walk_stops_at_a_recognised_url(tmp_path: Path, web: Fa
             stop_at=lambda url: url.host == "www.deezer.com",
         )
     assert final == "https://www.deezer.com/en/track/3135556"  # reached without connecting to deezer.com
+
+
+# ------------------------------------------------------------------ malformed links (issue 13, item 11)
+@pytest.mark.parametrize("location", [
+    "http:127.0.0.1:18777/x.mp3",  # the issue's input: httpx raised InvalidURL from inside `send`
+    "https:127.0.0.1:18777/x.mp3",
+    "http://xn--a.com/x.mp3",  # an IDNA label that does not decode
+    "http://-bad-.com/x.mp3",
+    "http://" + "a" * 64 + ".com/x.mp3",
+    "http://x:99999/x.mp3",
+])
+async def test_a_malformed_redirect_is_a_clear_net_error(tmp_path: Path, web: FakeWeb, location: str) -> None:
+    async with client_for(tmp_path) as client:
+        for fetch in (lambda url: client.download_audio(url, tmp_path), client.final_url):
+            with pytest.raises(BadLink, match=r"^127\.0\.0\.1 gave a malformed redirect") as caught:
+                await fetch(web.url("/redirect?to=" + quote(location, safe="")))
+            assert "codec" not in str(caught.value) and "InvalidURL" not in str(caught.value)
+
+
+@pytest.mark.parametrize("link, problem", [
+    ("http://xn--a.com/", ""),
+    ("http://xn--localhost/", ""),
+    ("http://" + "a" * 64 + ".com/", "longer than 63 characters"),
+    ("http://-bad-.com", "starts or ends with a hyphen"),
+    ("http://a..b/", "empty part"),
+    ("http://\u2488.com/", ""),  # a character IDNA 2008 refuses
+    ("http://%zz/", "characters that host names cannot have"),
+])
+async def test_host_names_no_dns_could_hold_are_a_bad_link(tmp_path: Path, link: str, problem: str) -> None:
+    dns = StubDNS({})
+    async with client_for(tmp_path, resolver=dns) as client:
+        with pytest.raises(BadLink, match="host name is not valid") as caught:
+            await client.check_url(link)
+    assert problem in str(caught.value)
+    assert "codec" not in str(caught.value) and "Codepoint" not in str(caught.value)
+    assert dns.calls == []  # refused before any lookup
+
+
+async def test_the_system_resolver_turns_a_codec_refusal_into_a_bad_link() -> None:
+    with pytest.raises(BadLink, match="is not a valid host name"):
+        await system_resolve("a" * 64 + ".com", 80)
+
+
+@pytest.mark.parametrize("link", ["http://example.com/", "http://ex_ample.com./a", "http://[2001:db8::1]/",
+                                  "https://b\u00fccher.example/x", "http://xn--bcher-kva.example/"])
+def test_ordinary_host_names_still_parse(link: str) -> None:
+    assert GuardedClient.parse(link).raw_host

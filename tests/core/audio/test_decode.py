@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,29 @@ def test_bundled_and_system_ffmpeg_behave_alike(binary: str) -> None:
     assert decoded.duration_s == pytest.approx(6.0, abs=0.15)
     with pytest.raises(AudioError, match="not an audio file"):
         decode(AUDIO / "corrupt.mp3", ffmpeg=binary)
+
+
+def test_sparse_20_gb_file_is_refused_on_its_size(tmp_path: Path) -> None:
+    """Issue 13, item 5: the size comes from the stat, before ffmpeg or a hash reads anything."""
+    big = tmp_path / "big.mp3"
+    with open(big, "wb") as handle:
+        handle.truncate(20 * 1024**3)
+    with pytest.raises(AudioError, match="too big"):
+        decode(big, max_file_bytes=200 * 1024 * 1024)
+
+
+def test_a_fifo_is_not_opened(tmp_path: Path) -> None:
+    """Issue 13, item 3: opening a FIFO would block; the stat says it is not a regular file first."""
+    os.mkfifo(tmp_path / "x.mp3")
+    with pytest.raises(AudioError, match="not a regular file"):
+        decode(tmp_path / "x.mp3")
+
+
+def test_a_name_that_is_not_utf8_is_printable_in_the_reason(tmp_path: Path) -> None:
+    """Issue 13, item 4: the message names the file with U+FFFD instead of failing to print."""
+    path = Path(os.fsdecode(os.path.join(os.fsencode(tmp_path), b"caf\xe9.opus")))
+    path.write_bytes(b"not audio at all")
+    with pytest.raises(AudioError) as caught:
+        decode(path)
+    assert "caf\ufffd.opus" in str(caught.value)
+    str(caught.value).encode("utf-8")
