@@ -214,6 +214,29 @@ class Tracks(Database):
                 for kind in ("audio", "mood"):
                     await conn.execute(f"DELETE FROM {vector_table(kind)} WHERE track_id = ?", (track_id,))
 
+    async def backlog(self) -> tuple[int, int, int]:
+        """(pending, of those due now, failed), counted in SQL: `moodtape jobs` on a large catalogue reads
+        three numbers, not every waiting row."""
+        row = await self._fetchone(
+            "SELECT coalesce(sum(status = 'pending'), 0), "
+            f"coalesce(sum(status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= {NOW})), 0), "
+            "coalesce(sum(status = 'failed'), 0) FROM tracks"
+        )
+        return int(row[0]), int(row[1]), int(row[2])
+
+    async def waiting_tracks(self, limit: int) -> list[Track]:
+        """Pending tracks whose retry is not due yet (at most `limit`, in id order)."""
+        rows = await self._fetchall(
+            f"SELECT {TRACK_COLUMNS} FROM tracks WHERE status = 'pending' AND next_attempt_at > {NOW} "
+            "ORDER BY id LIMIT ?", (limit,))
+        return [Track.from_row(row) for row in rows]
+
+    async def latest_failed(self, limit: int) -> list[Track]:
+        """The `limit` failed tracks with the highest ids, in id order."""
+        rows = await self._fetchall(
+            f"SELECT {TRACK_COLUMNS} FROM tracks WHERE status = 'failed' ORDER BY id DESC LIMIT ?", (limit,))
+        return [Track.from_row(row) for row in reversed(rows)]
+
     async def count_tracks(self, status: TrackStatus | None = None) -> int:
         if status is None:
             return (await self._fetchone("SELECT count(*) FROM tracks"))[0]

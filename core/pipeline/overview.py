@@ -11,7 +11,6 @@ from typing import Any
 
 from moodtape.core.config import Settings
 from moodtape.core.pipeline.backups import LAST_BACKUP, list_backups
-from moodtape.core.pipeline.stamps import now_stamp
 from moodtape.db.models import Job, Track
 from moodtape.db.store import Store
 
@@ -68,19 +67,15 @@ def _track_json(track: Track) -> dict[str, Any]:
 
 async def jobs_overview(store: Store, settings: Settings, *, limit: int = 20) -> JobsOverview:
     """The queue, what runs, what failed, and the tracks waiting or failed (each list at most `limit`)."""
-    now = now_stamp()
-    pending = await store.list_tracks(status="pending")
-    due = [t for t in pending if t.next_attempt_at is None or t.next_attempt_at <= now]
-    retrying = [t for t in pending if t.next_attempt_at is not None and t.next_attempt_at > now]
-    failed_tracks = await store.list_tracks(status="failed")
+    pending, due, failed = await store.backlog()
     return JobsOverview(
         queued=list(reversed(await store.jobs("queued", limit))),
         running=await store.jobs("running", limit),
         failed=await store.jobs("failed", limit),
         done_recently=await store.jobs("done", 5),
-        tracks=TrackBacklog(pending=len(pending), due=len(due), retrying=len(retrying), failed=len(failed_tracks)),
-        retrying_tracks=retrying[:limit],
-        failed_tracks=failed_tracks[-limit:],
+        tracks=TrackBacklog(pending=pending, due=due, retrying=pending - due, failed=failed),
+        retrying_tracks=await store.waiting_tracks(limit),
+        failed_tracks=await store.latest_failed(limit),
         last_backup=await store.get_meta(LAST_BACKUP),
         backups=list_backups(settings.backup_dir),
     )

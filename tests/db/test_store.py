@@ -195,3 +195,17 @@ async def test_leases_renew_release_and_requeue(store: Store) -> None:
     assert again is not None and await store.requeue_expired_jobs(3600) == []
     await asyncio.sleep(1.1)
     assert await store.requeue_expired_jobs(1) == [again.id]
+
+
+async def test_backlog_counts_waiting_and_failed_tracks_in_sql(store: Store) -> None:
+    """`moodtape jobs` reads these: due, waiting for a retry, and failed tracks, without loading every row."""
+    ids = [(await store.add_track(NewTrack(title=f"t{i}", source_kind="file", source=f"/m/{i}.mp3",
+                                           content_hash=f"h{i}")))[0] for i in range(5)]
+    await store.set_status(ids[1], "pending", "503", next_attempt_at="2999-01-01T00:00:00Z", count_attempt=True)
+    await store.set_status(ids[2], "pending", "503", next_attempt_at="2000-01-01T00:00:00Z", count_attempt=True)
+    await store.set_status(ids[3], "failed", "not audio")
+    await store.set_status(ids[4], "failed", "empty file")
+    assert await store.backlog() == (3, 2, 2)  # pending, of those due now, failed
+    assert [t.id for t in await store.waiting_tracks(10)] == [ids[1]]
+    assert [t.id for t in await store.latest_failed(1)] == [ids[4]]
+    assert [t.id for t in await store.latest_failed(10)] == [ids[3], ids[4]]
