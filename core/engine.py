@@ -30,7 +30,8 @@ from moodtape.core.mood.space import STRATEGIES
 from moodtape.core.pipeline.embedding import EmbedReport, TrackEmbedder, due_tracks, embed_tracks
 from moodtape.core.progress import Progress
 from moodtape.core.pipeline.importer import ImportReport, import_file
-from moodtape.core.pipeline.ingest import AddReport, add_files, file_hash
+from moodtape.core.audio.sources import file_hash
+from moodtape.core.pipeline.ingest import AddReport, add_files
 from moodtape.core.pipeline.link_batch import LinkReport
 from moodtape.core.pipeline.overview import JobsOverview, jobs_overview
 from moodtape.core.pipeline.retry import retry_later
@@ -232,8 +233,7 @@ class Engine:
         )
 
     async def import_file(self, path: Path, progress: Progress | None = None) -> ImportReport:
-        if not path.is_file():
-            raise UserError(f"{path}: no such file")
+        """A playlist or catalogue file; the importer refuses what it cannot read (missing, a FIFO, not UTF-8)."""
         return await import_file(self.store, path, progress=progress)
 
     async def feedback(self, track_id: int, user_ref: str, value: int, context: dict[str, Any] | None = None) -> None:
@@ -310,7 +310,7 @@ class Engine:
                          description=vectors.mood_details.get("description"))
         return SimilarResult(query=SimilarQuery("file", text, catalogue, mood=mood), tracks=tracks)
 
-    async def similar_to_bytes(self, data: bytes, k: int | None = None, *, label: str = "clip") -> SimilarResult:
+    async def similar_to_bytes(self, data: bytes | bytearray, k: int | None = None, *, label: str = "clip") -> SimilarResult:
         """Like `similar_to_file` for audio a bot received in memory; the bytes are deleted right after."""
         suffix = Path(label).suffix or ".bin"
         with tempfile.TemporaryDirectory(prefix="moodtape-clip-") as folder:

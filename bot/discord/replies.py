@@ -94,7 +94,7 @@ async def reply_quietly(message: discord.Message, text: str) -> None:
         log.exception("could not reply to message %s", message.id)
 
 
-async def read_attachment(attachment: discord.Attachment, limit: int) -> bytes:
+async def read_attachment(attachment: discord.Attachment, limit: int) -> bytes | bytearray:
     """An audio attachment's bytes through discord.py, refusing other files and anything over `limit`."""
     name = attachment.filename
     if not looks_like_audio(name, attachment.content_type):

@@ -42,12 +42,14 @@ def too_big(name: str, size: int | None, limit: int, why: str | None = None) -> 
                      else f"{name} is too big{how_big}; I take files up to {byte_size(limit)}.")
 
 
-async def read_audio(name: str, size: int | None, limit: int,
-                     read: Callable[[], Awaitable[bytes | bytearray]], *, why: str | None = None) -> bytes:
+async def read_audio(
+    name: str, size: int | None, limit: int, read: Callable[[], Awaitable[bytes | bytearray]], *,
+    why: str | None = None,
+) -> bytes | bytearray:
     """`read()`'s bytes, refusing more than `limit`: before reading when `size` (as the chat says) is over."""
     if size is not None and size > limit:
         raise too_big(name, size, limit, why)
     data = await read()
     if len(data) > limit:
         raise too_big(name, len(data), limit, why)
-    return bytes(data)
+    return data  # no copy: the engine writes it to a temporary file as it is

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from moodtape.core.audio.decode import AudioError, check_file, path_error, printable
-from moodtape.core.audio.sources import file_digest, file_hash, path_to_source
+from moodtape.core.audio.sources import file_digest, path_to_source
 from moodtape.core.audio.tags import AUDIO_EXTENSIONS, read_tags
 from moodtape.core.progress import Progress
 from moodtape.core.text import match_key
 from moodtape.db.models import NewTrack
 from moodtape.db.store import Store
 
-__all__ = ["AddReport", "add_files", "collect_files", "file_hash"]
+__all__ = ["AddReport", "add_files", "collect_files"]
 
 
 @dataclass
