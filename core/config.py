@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default="auto",
         description="Use the bundled demo catalogue: 'auto' while the database has no ready tracks of its own.",
     )
+    ann_min_tracks: int = Field(
+        default=50_000, ge=1,
+        description="From this many vectors of a kind, searches use an approximate HNSW index (built in the "
+        "background, saved beside the database) instead of sqlite-vec's exact scan.",
+    )
 
     # --- audio ---------------------------------------------------------------------------------------------
     max_duration_s: float = Field(default=1200.0, gt=0, description="Longer audio is refused (seconds).")

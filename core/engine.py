@@ -25,7 +25,7 @@ from moodtape.core.config import Settings
 from moodtape.core.device import resolve_device
 from moodtape.core.errors import QueryError, StorageError, UserError
 from moodtape.core.links.service import LinkAddResult, LinkService, looks_like_link
-from moodtape.core.mood.reader import MoodReader
+from moodtape.core.mood.reader import MoodReader, MoodReading
 from moodtape.core.mood.space import STRATEGIES
 from moodtape.core.pipeline.embedding import EmbedReport, TrackEmbedder, due_tracks, embed_tracks
 from moodtape.core.progress import Progress
@@ -67,7 +67,7 @@ class Engine:
     async def open(cls, settings: Settings) -> "Engine":
         """Open the configured database; a database that cannot be used is a `StorageError` with the reason."""
         try:
-            store = await Store.open(settings.db_path)
+            store = await Store.open(settings.db_path, ann_min_tracks=settings.ann_min_tracks)
         except StoreError as exc:
             raise StorageError(str(exc)) from exc
         try:
@@ -261,9 +261,25 @@ class Engine:
         text = query_text(query)
         if looks_like_link(text):
             return await self.similar_to_link(text, k)
-        store, catalogue = await self.catalogue()
-        track = await find_track(store, text)
+        store, catalogue, track = await self._find_query_track(text)
         return await self._similar_to_track(store, track, k, SimilarQuery("track", text, catalogue, track))
+
+    async def _find_query_track(self, text: str) -> tuple[Store, Catalogue, Track]:
+        """The catalogue track a query names, and the store and catalogue it is in.
+
+        In `auto` mode a ready track of the database answers at once: the database then has music of its own,
+        which is what `catalogue()` would find out by counting every ready track (tens of ms at a million).
+        Anything else (no such track, or one that is not ready) takes the general way through `catalogue()`.
+        """
+        if self.settings.demo == "auto":
+            try:
+                track = await find_track(self.store, text)
+            except QueryError:
+                track = None
+            if track is not None and track.status == "ready":
+                return self.store, "database", track
+        store, catalogue = await self.catalogue()
+        return store, catalogue, await find_track(store, text)
 
     async def similar_to_link(self, url: str, k: int | None = None) -> SimilarResult:
         """Songs like the track behind a link: the catalogue's copy when there is one, else its audio,
@@ -336,8 +352,27 @@ class Engine:
     async def chat(self, text: str, k: int | None = None, strategy: str = "match") -> ChatResult:
         """Read the mood of `text` and pick songs for it with `strategy` (match, lift, calm, energize)."""
         _check_strategy(strategy)
+        return await self.songs_for_reading(await self.read_mood(text), k, strategy)
+
+    async def read_mood(self, text: str) -> MoodReading:
+        """The first half of `chat`: the emotion model's reading of one message."""
+        return (await (await self._reader()).aread([text]))[0]
+
+    async def songs_for_reading(self, reading: MoodReading, k: int | None = None, strategy: str = "match"
+                                ) -> ChatResult:
+        """The second half of `chat`: songs for a reading, from the database or, while it has no song with a
+        mood, the demo.
+
+        In `auto` mode the database is asked first and an empty answer means "no mood vectors yet" (the search
+        returns a song whenever one has a mood): that answers the question `catalogue("mood")` asks without
+        counting the mood table on every message, which costs more than the search itself on a large catalogue.
+        """
+        _check_strategy(strategy)
         k = k or self.settings.default_k
-        reading = (await (await self._reader()).aread([text]))[0]
+        if self.settings.demo == "auto":
+            tracks = await songs_for_mood(self.store, reading.valence, reading.arousal, strategy, k)
+            if tracks:
+                return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue="database")
         store, catalogue = await self.catalogue("mood")
         tracks = await songs_for_mood(store, reading.valence, reading.arousal, strategy, k)
         return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue=catalogue)

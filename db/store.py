@@ -1,8 +1,9 @@
 """The async store: tracks, vectors (sqlite-vec), playlists, feedback, jobs and meta in one SQLite file.
 
-`Store` is the one class callers use; each concern's queries live in their own module (`tracks`, `vectors`,
-`playlists`, `jobs`, `meta`) on top of `connection.Database`, which opens the file, applies migrations and
-owns the transaction lock.  Only `stats`, which counts across every concern, is written here.
+`Store` is the one class callers use; each concern's queries live in their own module (`tracks`, `vectors`
+with its approximate search in `ann`, `playlists`, `jobs`, `meta`) on top of `connection.Database`, which
+opens the file, applies migrations and owns the transaction lock.  Only `stats`, which counts across every
+concern, is written here.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
             "feedback": (await self._fetchone("SELECT count(*) FROM feedback"))[0],
             "jobs": await self._counts("SELECT status, count(*) FROM jobs GROUP BY status"),
             "schema_version": await self.schema_version(),
+            "ann": self.ann.stats(),
         }
 
     async def _counts(self, sql: str) -> dict[str, int]:

@@ -15,7 +15,7 @@ import aiosqlite
 from moodtape.db.connection import Database
 from moodtape.db.models import TRACK_COLUMNS, NewTrack, Track, TrackStatus
 from moodtape.db.sql import NOW, chunks, escape_like, marks
-from moodtape.db.vectors import vector_table
+from moodtape.db.vectors import delete_vectors
 
 __all__ = ["Tracks"]
 
@@ -211,8 +211,7 @@ class Tracks(Database):
                 (status, error, next_attempt_at, 1 if count_attempt else 0, track_id),
             )
             if status != "ready":
-                for kind in ("audio", "mood"):
-                    await conn.execute(f"DELETE FROM {vector_table(kind)} WHERE track_id = ?", (track_id,))
+                await delete_vectors(conn, ("audio", "mood"), track_id)
 
     async def backlog(self) -> tuple[int, int, int]:
         """(pending, of those due now, failed), counted in SQL: `moodtape jobs` on a large catalogue reads

@@ -4,22 +4,29 @@ Each kind has a fixed dimension (`VECTOR_DIMS`, set by the schema) and a model v
 change shows up as stale rows (`tracks_with_stale_vectors`) instead of silently mixing spaces.  Vectors are
 checked (dimension, finite values) before they reach SQLite, whose vec0 tables would reject or store them
 less helpfully.
+
+Every write and delete is also logged to `vector_changes` in the same transaction (`db/ann_log.py`), which
+keeps the HNSW indexes of large catalogues (`db/ann.py`) in step in every process; `knn` answers from such an
+index when the table is large enough (`ann_min_tracks`) and the index is ready, else by vec0's exact scan.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Self
 
 import aiosqlite
 import numpy as np
 
+from moodtape.db.ann import DEFAULT_MIN_TRACKS, AnnIndexes
+from moodtape.db.ann_log import log_changes
 from moodtape.db.connection import Database
 from moodtape.db.models import VECTOR_DIMS, Neighbor, StoredVector
 from moodtape.db.sql import NOW, chunks, marks
 
-__all__ = ["Vectors", "vector_table"]
+__all__ = ["Vectors", "delete_vectors", "vector_table"]
 
 Vector = Sequence[float] | np.ndarray
 
@@ -74,10 +81,51 @@ async def _put_vector(
             f"INSERT INTO {table} (track_id, embedding, model_version) VALUES (?, ?, ?)",
             (track_id, blob, model_version),
         )
+    await log_changes(conn, kind, [(track_id, model_version)], "put")
+
+
+async def delete_vectors(conn: aiosqlite.Connection, kinds: Iterable[str], track_id: int) -> None:
+    """Delete a track's vectors of `kinds` inside the caller's transaction (logged for the ANN indexes)."""
+    for kind in kinds:
+        await conn.execute(f"DELETE FROM {vector_table(kind)} WHERE track_id = ?", (track_id,))
+        await log_changes(conn, kind, [(track_id, None)], "delete")
 
 
 class Vectors(Database):
     """Queries over the vector tables."""
+
+    @classmethod
+    async def open(cls, path: Path | str, *, create: bool = True,
+                   ann_min_tracks: int = DEFAULT_MIN_TRACKS) -> Self:
+        """Open the database (see `Database.open`); searches of kinds with at least `ann_min_tracks`
+        vectors go through an HNSW index once it is built."""
+        store = await super().open(path, create=create)
+        store._ann = AnnIndexes(store._conn, store.path, min_tracks=ann_min_tracks)
+        return store
+
+    @property
+    def ann(self) -> AnnIndexes:
+        """The approximate-search indexes of this connection (made on first use if `open` was bypassed)."""
+        ann: AnnIndexes | None = self.__dict__.get("_ann")
+        if ann is None:
+            ann = self._ann = AnnIndexes(self._conn, self.path)
+        return ann
+
+    async def close(self) -> None:
+        """Stop index builds, save indexes that changed, close the connection."""
+        try:
+            await self.ann.close()
+        finally:
+            await super().close()
+
+    async def build_ann(self, kinds: Iterable[str] = tuple(VECTOR_DIMS), *,
+                        on_rows: Callable[[int], object] | None = None) -> dict[str, Any]:
+        """Build (and save beside the database) the HNSW index of `kinds` now, whatever their size;
+        `on_rows(n)` after each chunk of n vectors added (progress)."""
+        for kind in kinds:
+            vector_table(kind)
+            await self.ann.build(kind, on_rows)
+        return self.ann.stats()
 
     async def mark_ready(
         self,
@@ -118,6 +166,7 @@ class Vectors(Database):
                 f"INSERT INTO {table} (track_id, embedding, model_version) VALUES (?, ?, ?)",
                 [(tid, blob, model_version) for tid, blob in prepared],
             )
+            await log_changes(conn, kind, [(tid, model_version) for tid, _ in prepared], "put")
         return len(prepared)
 
     async def get_vector(self, kind: str, track_id: int) -> StoredVector | None:
@@ -146,13 +195,19 @@ class Vectors(Database):
     ) -> list[Neighbor]:
         """Nearest stored vectors by the table's metric (cosine for audio/cf, L2 for mood).
 
-        vec0's KNN takes no filter on track ids, so `k` plus the excluded count are fetched and the excluded
-        dropped afterwards.
+        Neither vec0's KNN nor the HNSW index takes a filter on track ids, so `k` plus the excluded count are
+        fetched and the excluded dropped afterwards.  Large tables are searched through their HNSW index
+        (approximate, same distances) once it is ready; until then, and for small tables, vec0 scans exactly.
         """
         table = vector_table(kind)
-        excluded = set(int(e) for e in exclude)
+        excluded = {int(e) for e in exclude}
+        blob = _blob(vector, kind)
+        fetch = min(_KNN_MAX, k + len(excluded))
+        approximate = await self.ann.search(kind, np.frombuffer(blob, dtype=np.float32), fetch, model_version)
+        if approximate is not None:
+            return [Neighbor(t, d) for t, d in approximate if t not in excluded][:k]
         sql = f"SELECT track_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
-        params: list[Any] = [_blob(vector, kind), min(_KNN_MAX, k + len(excluded))]
+        params: list[Any] = [blob, fetch]
         if model_version is not None:
             sql += " AND model_version = ?"
             params.append(model_version)

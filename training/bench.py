@@ -9,20 +9,17 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_vec
 import torch
 from tqdm import tqdm
 
 from moodtape.core.config import Settings
 from moodtape.core.errors import UserError
-from moodtape.db.connect import connector, pick_driver
 
 
 def _percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -38,52 +35,12 @@ def machine() -> dict[str, Any]:
 
 
 def bench_knn(n: int = 100_000, dim: int = 128, k: int = 10, queries: int = 100, seed: int = 0,
-              clusters: int = 200) -> dict[str, Any]:
-    """sqlite-vec KNN vs a NumPy brute-force scan over the same unit vectors (cosine), plus recall@k."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-    data = centres[rng.integers(0, clusters, n)] + 0.5 * rng.standard_normal((n, dim)).astype(np.float32)
-    data /= np.linalg.norm(data, axis=1, keepdims=True)
-    probe = data[rng.integers(0, n, queries)] + 0.1 * rng.standard_normal((queries, dim)).astype(np.float32)
-    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+              clusters: int = 1000) -> dict[str, Any]:
+    """sqlite-vec exact, the store's HNSW index (alone and through `Store.knn`), faiss flat and NumPy side by
+    side: p50/p99 latency, recall@k against exact, build time and bytes (see `training/bench_knn.py`)."""
+    from moodtape.training.bench_knn import bench_knn as run
 
-    with tempfile.TemporaryDirectory(prefix="moodtape-bench-") as folder:
-        conn = connector(Path(folder) / "knn.db", pick_driver(), isolation_level=None)()
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"CREATE VIRTUAL TABLE v USING vec0(id INTEGER PRIMARY KEY, e float[{dim}] distance_metric=cosine)")
-        started = time.perf_counter()
-        conn.execute("BEGIN")
-        conn.executemany("INSERT INTO v (id, e) VALUES (?, ?)", ((i, data[i].tobytes()) for i in range(n)))
-        conn.execute("COMMIT")
-        insert_s = time.perf_counter() - started
-
-        vec_ms, np_ms, recalls = [], [], []
-        sql = "SELECT id FROM v WHERE e MATCH ? AND k = ? ORDER BY distance"
-        conn.execute(sql, (probe[0].tobytes(), k)).fetchall()  # warm the page cache
-        for q in tqdm(probe, desc="knn queries", unit="query", leave=False):
-            t0 = time.perf_counter()
-            got = [row[0] for row in conn.execute(sql, (q.tobytes(), k)).fetchall()]
-            t1 = time.perf_counter()
-            sims = data @ q
-            top = np.argpartition(-sims, k)[:k]
-            exact = top[np.argsort(-sims[top])]
-            t2 = time.perf_counter()
-            vec_ms.append((t1 - t0) * 1000)
-            np_ms.append((t2 - t1) * 1000)
-            recalls.append(len(set(got) & set(exact.tolist())) / k)
-        conn.close()
-
-    sqlite = _percentiles(vec_ms)
-    numpy_scan = _percentiles(np_ms)
-    return {
-        "n": n, "dim": dim, "k": k, "queries": queries,
-        "sqlite_vec": {**sqlite, "version": sqlite_vec.__version__ if hasattr(sqlite_vec, "__version__") else None,
-                       "insert_s": round(insert_s, 3)},
-        "numpy_bruteforce": numpy_scan,
-        "median_ratio_sqlite_vec_over_numpy": round(sqlite["median_ms"] / max(numpy_scan["median_ms"], 1e-9), 3),
-        "recall_at_k": round(float(np.mean(recalls)), 5),
-        "machine": machine(),
-    }
+    return {**run(n, dim, k, queries, seed, clusters), "machine": machine()}
 
 
 def bench_embed(folder: Path, *, device: str = "cpu", limit: int | None = None, workers: int = 1,

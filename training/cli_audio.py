@@ -55,12 +55,14 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     audio.add_argument("--json", action="store_true")
     audio.set_defaults(handler=_eval_audio)
 
-    knn = bench.add_parser("knn", help="sqlite-vec KNN latency vs NumPy brute force, and recall")
+    knn = bench.add_parser("knn", help="exact (sqlite-vec, faiss flat, NumPy) vs HNSW search: latency, recall@k, "
+                                       "build time, bytes")
     knn.add_argument("--n", type=int, default=100_000)
     knn.add_argument("--dim", type=int, default=128)
     knn.add_argument("--k", type=int, default=10)
     knn.add_argument("--queries", type=int, default=100)
     knn.add_argument("--seed", type=int, default=0)
+    knn.add_argument("--clusters", type=int, default=1000, help="centres the random unit vectors gather around")
     knn.add_argument("--json", action="store_true")
     knn.set_defaults(handler=_bench_knn)
 
@@ -106,7 +108,7 @@ def _eval_audio(args: argparse.Namespace, settings: Settings) -> int:
 def _bench_knn(args: argparse.Namespace, settings: Settings) -> int:
     from moodtape.training.bench import bench_knn
 
-    return emit(bench_knn(args.n, args.dim, args.k, args.queries, args.seed), args.json)
+    return emit(bench_knn(args.n, args.dim, args.k, args.queries, args.seed, args.clusters), args.json)
 
 
 def _bench_embed(args: argparse.Namespace, settings: Settings) -> int:

@@ -12,6 +12,7 @@ With no collaborative vectors in the store the answer is exactly the audio answe
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,8 +65,7 @@ async def _predicted_cf(store: Store, state: CFState | None, audio: np.ndarray, 
 async def similar_tracks(store: Store, track: Track, k: int, *, weight_audio: float, weight_cf: float
                          ) -> list[RecommendedTrack]:
     """Neighbours of a catalogue track by sound and playlists; a clear error when it has neither vector."""
-    state = await load_state(store)
-    stored = await store.get_vector("audio", track.id)
+    state, stored = await asyncio.gather(load_state(store), store.get_vector("audio", track.id))  # one queue trip
     cf, predicted = await _cf_of(store, state, track.id)
     audio = np.asarray(stored.vector, dtype=np.float32) if stored is not None else None
     if cf is None and stored is not None:

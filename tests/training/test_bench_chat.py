@@ -1,0 +1,53 @@
+"""`moodtape bench chat` on a tiny synthetic catalogue: real replies with songs, the documented keys, a cached
+catalogue reused and a changed one rebuilt."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from moodtape.bot.cli import main
+from moodtape.db.store import Store
+from moodtape.training.bench_chat import build_catalogue
+
+
+async def test_the_catalogue_is_built_once_and_rebuilt_when_its_parameters_change(tmp_path: Path) -> None:
+    path = tmp_path / "bench.db"
+    first = await build_catalogue(path, 300, seed=1)
+    assert first["reused"] is False and first["tracks"] == 300
+    async with await Store.open(path) as store:
+        assert await store.count_tracks("ready") == 300
+        audio = await store.vector_versions("audio")
+        assert audio == {first["audio_version"]: 300}
+        mood = await store.get_vector("mood", 7)
+        assert mood is not None and -1 <= mood.vector[0] <= 1 and mood.details["description"]
+        assert set(mood.details) >= {"gems", "top_gems", "mood", "description"}
+    assert (await build_catalogue(path, 300, seed=1))["reused"] is True
+    again = await build_catalogue(path, 120, seed=1)
+    assert again["reused"] is False
+    async with await Store.open(path) as store:
+        assert await store.count_tracks() == 120
+
+
+def test_bench_chat_times_real_replies(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOODTAPE_DATA_DIR", str(tmp_path / "data"))
+    db = tmp_path / "bench.db"
+    code = main(["bench", "chat", "--tracks", "400", "--messages", "6", "--queries", "5", "--strategy", "all",
+                 "--db", str(db), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["catalogue"]["tracks"] == 400 and out["catalogue"]["db"] == str(db)
+    chat, similar = out["chat"], out["similar"]
+    assert chat["n"] == 6 and similar["n"] == 5
+    assert chat["replies_with_songs"] == 6 and similar["replies_with_songs"] == 5
+    for part in (chat, similar):
+        assert 0 < part["p50_ms"] <= part["p99_ms"] <= part["max_ms"]
+        assert part["replies_per_s"] > 0
+    assert set(chat["breakdown"]) == {"reading", "search", "render"}
+    assert set(similar["breakdown"]) == {"search", "render"}
+    for part in (*chat["breakdown"].values(), *similar["breakdown"].values()):
+        assert 0 < part["p50_ms"] <= part["p99_ms"] <= max(chat["max_ms"], similar["max_ms"])
+    assert not (tmp_path / "data" / "moodtape.db").exists()  # the user's database is not touched

@@ -1,0 +1,299 @@
+"""`moodtape bench chat`: the whole mood reply and `similar` by id, timed in-process over a synthetic catalogue.
+
+The issue judges the reply a person waits for, not one part of it: reading the message with the bundled
+emotion model, the strategy's search through the songs' mood space, the reason lines and the CLI's text.  So
+each message goes through the `Engine` exactly as `moodtape chat TEXT` does (`read_mood`, then
+`songs_for_reading`, then the CLI's `chat_text`), and each part is timed on the way, which shows where the time
+goes without a second run.  `similar` is timed the same way with random track ids.
+
+The catalogue is synthetic (seeded): N ready tracks with titles, an audio vector of the current audio model's
+version (128-d unit vectors in clusters, so neighbours are meaningful) and a mood vector with the details the
+real pipeline stores.  It is written with plain `executemany` in large transactions on a second connection
+(the Store's per-row methods would take an hour at a million tracks) and kept, keyed by its parameters, so
+re-runs start at once.  Nothing here asserts a speed; the numbers go to the README with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from moodtape.core.config import Settings
+from moodtape.core.mood.space import GEMS, STRATEGIES, canonical_distribution, describe
+from moodtape.db.connect import connector, pick_driver
+from moodtape.db.models import VECTOR_DIMS
+from moodtape.db.store import Store
+
+#: meta key naming the parameters a cached catalogue was built with (a mismatch rebuilds it).
+CATALOGUE_KEY = "bench.chat.catalogue"
+_BATCH = 20_000
+_WORDS = ("blue", "night", "river", "echo", "gold", "paper", "storm", "velvet", "neon", "glass", "winter",
+          "fire", "slow", "city", "ghost", "summer", "lonely", "electric", "quiet", "wild")
+
+
+def default_db(tracks: int, seed: int) -> Path:
+    return Path(tempfile.gettempdir()) / f"moodtape-bench-chat-{tracks}-{seed}.db"
+
+
+def current_versions() -> tuple[str, str]:
+    """(audio, mood) model versions the pipeline stamps today, so `similar` and the chat find these tracks."""
+    from moodtape.core.audio.embedders import load_audio_embedder
+    from moodtape.core.mood.song_mood import load_song_mood_model
+
+    return load_audio_embedder("cpu").version, load_song_mood_model().version
+
+
+def _title(rng: np.random.Generator, i: int) -> tuple[str, str, str]:
+    a, b, c, d = (int(x) for x in rng.integers(0, len(_WORDS), 4))
+    return (f"{_WORDS[a].title()} {_WORDS[b]} {i}", f"Artist {i % 9973}", f"{_WORDS[c].title()} {_WORDS[d]} {i % 4999}")
+
+
+def _mood_details(valence: float, arousal: float, gems: np.ndarray) -> str:
+    """The JSON the pipeline stores beside a mood vector (`SongMood.details()`), for a synthetic song."""
+    scores = {name: round(float(s), 4) for name, s in zip(GEMS, gems)}
+    top = sorted(scores.items(), key=lambda item: -item[1])[:3]
+    moods = canonical_distribution(valence, arousal)
+    return json.dumps({"gems": scores, "top_gems": [name for name, _ in top], "mood": max(moods, key=moods.get),
+                       "description": describe(valence, arousal)})
+
+
+def _write(path: Path, n: int, seed: int, clusters: int, audio_version: str, mood_version: str) -> None:
+    """Rows 1..n into an empty, migrated database, in transactions of `_BATCH` tracks."""
+    rng = np.random.default_rng(seed)
+    dim = VECTOR_DIMS["audio"]
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    conn = connector(path, pick_driver(), isolation_level=None)()
+    try:
+        with tqdm(total=n, desc="synthetic catalogue", unit="track", leave=False) as bar:
+            for start in range(1, n + 1, _BATCH):
+                ids = range(start, min(n, start + _BATCH - 1) + 1)
+                size = len(ids)
+                audio = centres[rng.integers(0, clusters, size)] + 0.5 * rng.standard_normal((size, dim)).astype(np.float32)
+                audio /= np.linalg.norm(audio, axis=1, keepdims=True)
+                mood = np.clip(rng.normal(0.0, 0.45, (size, 2)), -1.0, 1.0).astype(np.float32)
+                gems = rng.random((size, len(GEMS)))
+                rows = []
+                for i in ids:
+                    title, artist, album = _title(rng, i)
+                    rows.append((i, title, artist, album, 180.0, "file", f"/music/bench/{i}.flac", f"bench-{seed}-{i}",
+                                 "ready"))
+                conn.execute("BEGIN")
+                conn.executemany(
+                    "INSERT INTO tracks (id, title, artist, album, duration_s, source_kind, source, content_hash, "
+                    "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.executemany(
+                    "INSERT INTO vec_audio (track_id, embedding, model_version) VALUES (?, ?, ?)",
+                    [(i, audio[j].tobytes(), audio_version) for j, i in enumerate(ids)])
+                conn.executemany(
+                    "INSERT INTO vec_mood (track_id, embedding, model_version, details) VALUES (?, ?, ?, ?)",
+                    [(i, mood[j].tobytes(), mood_version,
+                      _mood_details(float(mood[j, 0]), float(mood[j, 1]), gems[j])) for j, i in enumerate(ids)])
+                conn.execute("COMMIT")
+                bar.update(size)
+    finally:
+        conn.close()
+
+
+def _remove(path: Path) -> None:
+    """The database file, its journals and any approximate index saved beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(Path(f"{path}.ann"), ignore_errors=True)
+
+
+async def build_catalogue(path: Path, n: int, *, seed: int = 0, clusters: int = 1000) -> dict[str, Any]:
+    """The synthetic catalogue at `path`: reused when it was built with the same parameters, else rebuilt.
+
+    Returns its description (tracks, versions, seconds spent building, whether the cached file was reused).
+    """
+    if n < 1:
+        raise ValueError("the catalogue needs at least one track")
+    audio_version, mood_version = current_versions()
+    key = json.dumps({"tracks": n, "seed": seed, "clusters": clusters, "audio": audio_version, "mood": mood_version},
+                     sort_keys=True)
+    info = {"tracks": n, "seed": seed, "clusters": clusters, "audio_version": audio_version,
+            "mood_version": mood_version, "db": str(path)}
+    if path.is_file():
+        async with await Store.open(path, create=False) as store:
+            if await store.get_meta(CATALOGUE_KEY) == key:
+                return {**info, "reused": True, "build_s": 0.0}
+        _remove(path)
+    started = time.perf_counter()
+    async with await Store.open(path) as store:  # creates the file and applies the migrations
+        pass
+    await asyncio.to_thread(_write, path, n, seed, clusters, audio_version, mood_version)
+    async with await Store.open(path) as store:
+        await store.set_meta(CATALOGUE_KEY, key)  # last: an interrupted build is rebuilt next time
+    return {**info, "reused": False, "build_s": round(time.perf_counter() - started, 2)}
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered), 3), "p99_ms": round(p99, 3),
+            "mean_ms": round(statistics.fmean(ordered), 3), "max_ms": round(ordered[-1], 3)}
+
+
+def _summary(totals: list[float], wall_s: float, parts: dict[str, list[float]], produced: int) -> dict[str, Any]:
+    return {"n": len(totals), **percentiles(totals), "replies_per_s": round(len(totals) / wall_s, 2),
+            "breakdown": {name: {k: v for k, v in percentiles(values).items() if k in ("p50_ms", "p99_ms")}
+                          for name, values in parts.items()},
+            "replies_with_songs": produced}
+
+
+async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int], *, k: int, strategy: str,
+                            render_chat: Callable[[Any], str], render_similar: Callable[[Any], str],
+                            warmup: int = 3) -> dict[str, Any]:
+    """Time `engine`'s mood reply per text and `similar` per track id; each part on the way."""
+    strategies = list(STRATEGIES) if strategy == "all" else [strategy]
+    for text in texts[:warmup]:  # model load, first-call allocations, page cache
+        for name in strategies:
+            render_chat(await engine.songs_for_reading(await engine.read_mood(text), k, name))
+    for tid in track_ids[:warmup]:
+        render_similar(await engine.similar(str(tid), k))
+
+    parts: dict[str, list[float]] = {"reading": [], "search": [], "render": []}
+    totals: list[float] = []
+    produced = 0
+    started = time.perf_counter()
+    for i, text in enumerate(tqdm(texts, desc="mood replies", unit="msg", leave=False)):
+        t0 = time.perf_counter()
+        reading = await engine.read_mood(text)
+        t1 = time.perf_counter()
+        result = await engine.songs_for_reading(reading, k, strategies[i % len(strategies)])
+        t2 = time.perf_counter()
+        reply = render_chat(result)
+        t3 = time.perf_counter()
+        for name, ms in zip(parts, (t1 - t0, t2 - t1, t3 - t2)):
+            parts[name].append(ms * 1000.0)
+        totals.append((t3 - t0) * 1000.0)
+        produced += bool(result.tracks) and bool(reply)
+    chat = _summary(totals, time.perf_counter() - started, parts, produced)
+
+    parts, totals, produced = {"search": [], "render": []}, [], 0
+    started = time.perf_counter()
+    for tid in tqdm(track_ids, desc="similar", unit="query", leave=False):
+        t0 = time.perf_counter()
+        found = await engine.similar(str(tid), k)
+        t1 = time.perf_counter()
+        reply = render_similar(found)
+        t2 = time.perf_counter()
+        parts["search"].append((t1 - t0) * 1000.0)
+        parts["render"].append((t2 - t1) * 1000.0)
+        totals.append((t2 - t0) * 1000.0)
+        produced += bool(found.tracks) and bool(reply)
+    similar = _summary(totals, time.perf_counter() - started, parts, produced)
+    return {"chat": chat, "similar": similar}
+
+
+def _renderers() -> tuple[Callable[[Any], str], Callable[[Any], str]]:
+    """The CLI's own text renderers: the benchmark times the reply a person reads, rendering included.
+
+    Imported here, on use: training otherwise depends on core and db only.
+    """
+    from moodtape.bot.render import chat_text, similar_text
+
+    return chat_text, similar_text
+
+
+async def run_bench_chat(settings: Settings, *, tracks: int, messages: int = 200, queries: int | None = None,
+                         k: int | None = None, strategy: str = "match", seed: int = 0, db: Path | None = None,
+                         ann_min_tracks: int | None = None, threads: int | None = None) -> dict[str, Any]:
+    from moodtape.core.engine import Engine
+    from moodtape.training.bench import machine
+    from moodtape.training.bench_emotion import ENGLISH, sample_messages
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    path = db or default_db(tracks, seed)
+    catalogue = await build_catalogue(path, tracks, seed=seed)
+    update: dict[str, Any] = {"db": path, "demo": "auto"}
+    if ann_min_tracks is not None:
+        update["ann_min_tracks"] = ann_min_tracks
+    settings = settings.model_copy(update=update)
+    k = k or settings.default_k
+    texts = sample_messages(ENGLISH, messages, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    ids = [int(i) for i in rng.integers(1, tracks + 1, queries or messages)]
+    render_chat, render_similar = _renderers()
+    async with await Engine.open(settings) as engine:
+        started = time.perf_counter()
+        indexes = await _wait_for_indexes(engine.store)
+        index_s = time.perf_counter() - started
+        timings = await bench_chat_engine(engine, texts, ids, k=k, strategy=strategy,
+                                          render_chat=render_chat, render_similar=render_similar)
+    in_play = tracks >= settings.ann_min_tracks and set(indexes.values()) == {"ready"}
+    return {"catalogue": catalogue, "k": k, "strategy": strategy, "messages": messages,
+            "ann": {"min_tracks": settings.ann_min_tracks, "in_play": in_play, "states": indexes,
+                    "load_or_build_s": round(index_s, 2)},
+            **timings, "machine": machine()}
+
+
+async def _wait_for_indexes(store: Store) -> dict[str, str]:
+    """Let the approximate indexes of a large catalogue load or build before timing; their states.
+
+    A search starts the background load (or, the first time, the build) of a kind's index once its table
+    reaches the threshold; until it is ready the exact scan answers, which is not what a running bot sees.
+    """
+    states = {}
+    for kind in ("mood", "audio"):
+        probe = np.zeros(VECTOR_DIMS[kind], dtype=np.float32)
+        probe[0] = 1.0
+        await store.knn(kind, probe, 1)
+        states[kind] = await store.ann.wait(kind)
+    return states
+
+
+def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParsersAction,
+                 bench: argparse._SubParsersAction) -> None:
+    chat = bench.add_parser(
+        "chat", help="the whole mood reply and `similar` by id, in-process, over a synthetic catalogue of N tracks",
+        description="Builds (once, then reuses) a seeded synthetic catalogue of N ready tracks with audio and mood "
+                    "vectors, then times each message through the engine as `moodtape chat` answers it (emotion "
+                    "reading, strategy search, reasons, the CLI's text) and `similar` by random track id. Reports "
+                    "p50/p99 ms, replies per second and the median of each part.",
+    )
+    chat.add_argument("--tracks", type=_positive_int, required=True, help="tracks in the synthetic catalogue")
+    chat.add_argument("--messages", type=_positive_int, default=200, help="mood messages to time (default 200)")
+    chat.add_argument("--queries", type=_positive_int, default=None,
+                      help="`similar` queries to time (default: as many as --messages)")
+    chat.add_argument("--strategy", choices=[*STRATEGIES, "all"], default="match",
+                      help="strategy of every reply, or `all` to take turns (default match)")
+    chat.add_argument("--k", type=_positive_int, default=None, help="songs per reply (default: the setting, 5)")
+    chat.add_argument("--seed", type=int, default=0)
+    chat.add_argument("--db", type=Path, default=None, dest="catalogue_db",
+                      help="where to keep the catalogue (default: a file per N and seed in the temp folder)")
+    chat.add_argument("--ann-min-tracks", type=int, default=None,
+                      help="override MOODTAPE_ANN_MIN_TRACKS for this run (a huge value forces exact search)")
+    chat.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads for the emotion model")
+    chat.add_argument("--json", action="store_true")
+    chat.set_defaults(handler=_bench_chat)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+async def _bench_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from moodtape.training.cli_output import emit
+
+    result = await run_bench_chat(settings, tracks=args.tracks, messages=args.messages, queries=args.queries,
+                                  k=args.k, strategy=args.strategy, seed=args.seed, db=args.catalogue_db,
+                                  ann_min_tracks=args.ann_min_tracks, threads=args.threads)
+    return emit(result, args.json)
