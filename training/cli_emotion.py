@@ -96,6 +96,11 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     bn.add_argument("--batch-size", type=int, default=32)
     bn.add_argument("--batches", type=int, default=20, help="batches timed for throughput")
     bn.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    bn.add_argument("--f1-data", type=Path, default=None, metavar="TSV",
+                    help="GoEmotions-Ekman file (e.g. the dev split) to score every inference path on (macro-F1)")
+    bn.add_argument("--f1-data-ko", type=Path, default=None, metavar="TSV",
+                    help="GoEmotions-ko file to score the Korean default model on")
+    bn.add_argument("--f1-limit", type=int, default=None, help="only the first N rows of the F1 data")
     bn.add_argument("--json", action="store_true")
     bn.set_defaults(handler=_bench)
 
@@ -167,12 +172,19 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
     from moodtape.training.bench_emotion import bench_emotion
 
     result = bench_emotion(args.model, settings=settings, messages=args.messages, batch_size=args.batch_size,
-                           batches=args.batches, threads=args.threads)
+                           batches=args.batches, threads=args.threads, f1_data=args.f1_data,
+                           f1_data_ko=args.f1_data_ko, f1_limit=args.f1_limit)
     if args.json:
         print_json(result)
-    else:
-        for entry in result["models"]:
-            print(f"{entry['model']}: one message median {entry['single']['median_ms']:.1f} ms "
-                  f"(p99 {entry['single']['p99_ms']:.1f} ms); batch {entry['batch']['batch_size']}: "
-                  f"{entry['batch']['messages_per_s']:.1f} messages/s")
+        return 0
+    for entry in result["models"]:
+        print(entry["model"])
+        scores = entry.get("f1_check", {}).get("paths", {})
+        for name, path in entry["paths"].items():
+            f1 = scores.get(name)
+            print(f"  {name:<10} ({path['applied']['applied']}): one message median {path['single']['median_ms']:.1f}"
+                  f" ms (p99 {path['single']['p99_ms']:.1f} ms); batch {path['batch']['batch_size']}: "
+                  f"{path['batch']['messages_per_s']:.1f} messages/s"
+                  + (f"; macro-F1 {f1['macro_f1']:.4f} ({f1['macro_f1_delta']:+.4f}, same label "
+                     f"{f1['same_label']:.1%})" if f1 else ""))
     return 0

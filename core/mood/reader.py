@@ -140,15 +140,22 @@ class EmotionClassifier:
 
     Label names come from the checkpoint (`config.id2label`); multi-label checkpoints are read with sigmoids,
     normalised to sum to 1 for `probs`.  Long input is truncated to the model's maximum length.
+
+    `optimised` (default) applies `mood.speed`: length-grouped batches and merged LoRA (same readings up to
+    float rounding); `quantize=True` adds int8 Linear layers on CPU (faster, but readings move slightly).
+    `optimised=False` is the plain float path, kept for `moodtape bench emotion` to compare against.
     """
 
-    def __init__(self, ref: str | Path, device: str = "cpu", batch_size: int = 32, max_length: int = 128) -> None:
+    def __init__(self, ref: str | Path, device: str = "cpu", batch_size: int = 32, max_length: int = 128,
+                 optimised: bool = True, quantize: bool = False) -> None:
         from moodtape.core.mood.models import load_probability_model
+        from moodtape.core.mood.speed import Speedups, optimise
 
         self.ref = str(ref)
         self.device = device
         self._model = load_probability_model(self.ref, device=device, batch_size=batch_size,
                                              max_length=max_length)
+        self.speedups: Speedups = optimise(self._model, device, quantize) if optimised else Speedups()
         self.labels: list[str] = list(self._model.labels)
         self.version: str = self._model.version
         self.multi_label: bool = self._model.multi_label

@@ -6,7 +6,7 @@ by `moodtape train emotion --method full`).  torch and transformers load inside 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +65,30 @@ def tokenized_probabilities(model: Any, texts: Sequence[str], forward: Callable[
 
     out = np.zeros((len(texts), len(model.labels)), dtype=np.float32)
     with torch.inference_mode():
-        for batch in _batches(texts, model.batch_size):
-            enc = model.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
-                                  max_length=model.max_length, return_tensors="pt").to(model.device)
-            logits = forward(enc).float().cpu().numpy()
+        for batch, enc in _encoded_batches(model, texts):
+            logits = forward(enc.to(model.device)).float().cpu().numpy()
             out[batch] = sigmoid(logits) if model.multi_label else softmax(logits)
     return out
+
+
+def _encoded_batches(model: Any, texts: Sequence[str]) -> Iterator[tuple[list[int], Any]]:
+    """(indices, padded encoding) per forward pass.
+
+    A model that `mood.speed.optimise` marked with `group_by_length` is tokenised once and cut into groups
+    by token count (`mood.speed.length_groups`); otherwise batches of `batch_size` by character length.
+    """
+    if not getattr(model, "group_by_length", False):
+        for batch in _batches(texts, model.batch_size):
+            yield batch, model.tokenizer([texts[i] for i in batch], padding=True, truncation=True,
+                                         max_length=model.max_length, return_tensors="pt")
+        return
+    from moodtape.core.mood.speed import length_groups
+
+    enc = model.tokenizer(list(texts), truncation=True, max_length=model.max_length)
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    for group in length_groups(lengths, model.batch_size, model.overhead_tokens):
+        features = {key: [enc[key][i] for i in group] for key in enc}
+        yield group, model.tokenizer.pad(features, padding=True, return_tensors="pt")
 
 
 class HFModel:
