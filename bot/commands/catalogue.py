@@ -117,7 +117,7 @@ async def run_embed(args: argparse.Namespace, settings: Settings) -> int:
 
 async def run_import(args: argparse.Namespace, settings: Settings) -> int:
     async with engine_for(settings) as engine:
-        with progress_bar("importing", unit="item") as progress:
+        with progress_bar("importing", unit="KB") as progress:
             report = await engine.import_file(args.file, progress=progress)
     if args.json:
         print_json(report.to_json())

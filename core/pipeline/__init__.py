@@ -1,8 +1,9 @@
 """The catalogue pipeline: files and links in, vectors out, kept going by a scheduler.
 
-`ingest` (files -> pending tracks), `importer` (playlists, metadata-only catalogues; `documents` reads the
-file), `link_batch` (links added in one go), `embedding` (audio -> vectors, pending -> ready), `retry`
-(backoff for failures that may pass), `worker` (runs queued jobs, with explicit dependencies: nothing here imports the `Engine`),
+`ingest` (files -> pending tracks), `importer` (playlists, metadata-only catalogues, streamed: `documents`
+reads the file in chunks, `json_stream` + `mpd_reader` and `csv_reader` parse it, `import_fields` checks the
+values, `import_writer` writes batches, `import_report` counts), `link_batch` (links added in one go),
+`embedding` (audio -> vectors, pending -> ready), `retry` (backoff for failures that may pass), `worker` (runs queued jobs, with explicit dependencies: nothing here imports the `Engine`),
 `scheduler` (the clock, the only module that loads APScheduler), `backups`, `cf_due` (when collaborative
 vectors are refitted), `overview` (what `moodtape jobs` shows), `identity` (worker ids), `stamps` (times
 as the database keeps them).
