@@ -154,6 +154,9 @@ class FakeTelegram:
         self._tasks: set[asyncio.Task[None]] = set()
         self.webhook: dict[str, Any] | None = None  # setWebhook's url, secret_token, allowed_updates
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update_id, HTTP status of the bot's answer)
+        #: Called with each API call once it is answered (its `status` set), in the server's event loop: a
+        #: load test (`moodtape bench bots`) times the bot's replies here instead of polling `calls`.
+        self.listeners: list[Callable[[ApiCall], None]] = []
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> "FakeTelegram":
@@ -397,8 +400,14 @@ class FakeTelegram:
             body: dict[str, Any] = {"ok": False, "error_code": exc.status, "description": exc.description}
             if exc.parameters:
                 body["parameters"] = exc.parameters
+            self._answered(call)
             return web.json_response(body, status=exc.status)
+        self._answered(call)
         return web.json_response({"ok": True, "result": result})
+
+    def _answered(self, call: ApiCall) -> None:
+        for listener in self.listeners:
+            listener(call)
 
     async def _download(self, request: web.Request) -> web.Response:
         path = request.match_info["path"]
