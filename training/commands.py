@@ -21,6 +21,10 @@ CLI_MODULES = [
     "moodtape.training.cli_audio_encoder",
     "moodtape.training.cli_emotion",
     "moodtape.training.cli_cf",
+    "moodtape.training.cli_musicnn",  # `train import-musicnn`, `eval musicnn`, `bench musicnn`
+    "moodtape.training.bench_bots",  # `bench bots`: its parser block is `add_commands` there
+    "moodtape.training.bench_chat",  # `bench chat`: its parser block is `add_commands` there
+    "moodtape.training.bench_import",  # `bench import`: time and peak memory of `moodtape import`
 ]
 
 #: Verb -> the attribute naming which of its commands was chosen.
