@@ -134,6 +134,7 @@ class CatalogueStats:
     queries_use: Catalogue
     chat_uses: Catalogue
     demo_tracks: int | None = None  # set when either uses the demo
+    ann: dict[str, Any] | None = None  # the approximate-search indexes: threshold, parameters, size of each
 
     @classmethod
     def from_store(cls, data: dict[str, Any], *, database: str, queries_use: Catalogue, chat_uses: Catalogue,
@@ -143,7 +144,7 @@ class CatalogueStats:
             database=database, schema_version=data["schema_version"], tracks=TrackCounts(**data["tracks"]),
             sources=data["sources"], vectors=data["vectors"], playlists=data["playlists"]["count"],
             playlist_entries=data["playlists"]["entries"], feedback=data["feedback"], jobs=data["jobs"],
-            queries_use=queries_use, chat_uses=chat_uses, demo_tracks=demo_tracks,
+            queries_use=queries_use, chat_uses=chat_uses, demo_tracks=demo_tracks, ann=data.get("ann"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -159,6 +160,8 @@ class CatalogueStats:
             "queries_use": self.queries_use,
             "chat_uses": self.chat_uses,
         }
+        if self.ann is not None:
+            data["ann"] = self.ann
         if self.demo_tracks is not None:
             data["demo_tracks"] = self.demo_tracks
         return data

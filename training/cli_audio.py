@@ -57,11 +57,11 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
 
     knn = bench.add_parser("knn", help="exact (sqlite-vec, faiss flat, NumPy) vs HNSW search: latency, recall@k, "
                                        "build time, bytes")
-    knn.add_argument("--n", type=int, default=100_000)
-    knn.add_argument("--dim", type=int, default=128)
-    knn.add_argument("--k", type=int, default=10)
-    knn.add_argument("--queries", type=int, default=100)
-    knn.add_argument("--seed", type=int, default=0)
+    knn.add_argument("--n", type=int, default=100_000, help="vectors in the table (default 100000)")
+    knn.add_argument("--dim", type=int, default=128, help="their dimension: one of a store table's (128 or 64)")
+    knn.add_argument("--k", type=int, default=10, help="neighbours per query (recall is measured at k)")
+    knn.add_argument("--queries", type=int, default=100, help="queries timed one at a time per method")
+    knn.add_argument("--seed", type=int, default=0, help="seed of the random vectors and queries")
     knn.add_argument("--clusters", type=int, default=1000, help="centres the random unit vectors gather around")
     knn.add_argument("--json", action="store_true")
     knn.set_defaults(handler=_bench_knn)

@@ -12,6 +12,7 @@ from moodtape.bot.commands.link_add import finish_links, links_failed, print_lin
 from moodtape.bot.progress import progress_bar
 from moodtape.core.config import Settings
 from moodtape.core.links.service import looks_like_link
+from moodtape.core.text import byte_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -150,6 +151,10 @@ async def run_stats(args: argparse.Namespace, settings: Settings) -> int:
         if versions:
             print(f"{kind} vectors: " + ", ".join(f"{n} by {v}" for v, n in versions.items()))
     print(f"playlists: {stats.playlists} ({stats.playlist_entries} entries); feedback: {stats.feedback}")
+    for index in (stats.ann or {}).get("indexes", []):
+        if index["version"] is not None:
+            print(f"{index['kind']} search index: {index['vectors']} vectors, {byte_size(index['bytes_memory'])} "
+                  f"in memory ({index['state']})")
     if stats.jobs:
         print("jobs: " + ", ".join(f"{n} {s}" for s, n in stats.jobs.items()))
     if stats.queries_use == "demo":

@@ -10,7 +10,6 @@ runs instead.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
@@ -22,10 +21,8 @@ MAX_FETCH = 4096  # sqlite-vec's limit on k
 
 
 async def vectors_of(store: Store, kind: str, track_ids: Iterable[int]) -> dict[int, StoredVector]:
-    """Vectors of a few tracks, by primary-key lookups."""
-    wanted = list(dict.fromkeys(int(t) for t in track_ids))
-    found = await asyncio.gather(*(store.get_vector(kind, t) for t in wanted))
-    return {t: v for t, v in zip(wanted, found) if v is not None}
+    """Vectors of a few tracks, by primary-key lookups in one statement (`Store.get_vectors`)."""
+    return await store.get_vectors(kind, track_ids)
 
 
 async def knn_in_versions(

@@ -248,6 +248,10 @@ def test_ann_build_command_saves_the_indexes(tmp_path: Path, data: dict[int, np.
     asyncio.run(served())
     assert file.stat().st_mtime_ns == saved_at  # restored and current: neither rebuilt nor saved again
 
+    assert main(["--db", str(path), "stats", "--json"]) == 0  # `moodtape stats` carries the index section
+    ann = json.loads(capsys.readouterr().out)["ann"]
+    assert ann["params"]["expansion_search"] > 0 and {i["kind"] for i in ann["indexes"]} == {"audio", "cf", "mood"}
+
 
 async def test_the_log_stays_bounded_and_an_index_behind_it_rebuilds(
         tmp_path: Path, data: dict[int, np.ndarray], monkeypatch: pytest.MonkeyPatch) -> None:
