@@ -197,7 +197,8 @@ class MoodReader:
         self.device = device
         self.english_ref = _model_ref(settings.emotion_model, BUNDLED_ENGLISH, "MOODTAPE_EMOTION_MODEL")
         self._korean_setting = settings.korean_emotion_model
-        self.english = EmotionClassifier(self.english_ref, device=device)
+        self._int8 = settings.emotion_int8
+        self.english = EmotionClassifier(self.english_ref, device=device, quantize=self._int8)
         self._korean: EmotionClassifier | None = None
         self._lock = threading.Lock()
 
@@ -206,7 +207,7 @@ class MoodReader:
         with self._lock:
             if self._korean is None:
                 ref = _model_ref(self._korean_setting, BUNDLED_KOREAN, "MOODTAPE_KOREAN_EMOTION_MODEL")
-                self._korean = EmotionClassifier(ref, device=self.device)
+                self._korean = EmotionClassifier(ref, device=self.device, quantize=self._int8)
             return self._korean
 
     def read(self, texts: Sequence[str]) -> list[MoodReading]:

@@ -124,6 +124,17 @@ def test_hf_checkpoints_are_grouped_and_get_int8_only_when_asked(tiny: Path) -> 
         assert _close(quick, ref, 0.1)
 
 
+def test_the_int8_setting_reaches_the_mood_reader(tiny: Path) -> None:
+    from moodtape.core.config import Settings
+    from moodtape.core.mood.reader import MoodReader
+
+    assert not MoodReader(Settings(emotion_model=str(tiny))).english.speedups.int8
+    reader = MoodReader(Settings(emotion_model=str(tiny), emotion_int8=True))
+    assert reader.english.speedups.int8
+    (reading,) = reader.read(["what a day"])  # the int8 model reads
+    assert -1.0 <= reading.valence <= 1.0 and -1.0 <= reading.arousal <= 1.0
+
+
 def test_gpu_devices_keep_float_weights() -> None:
     from moodtape.core.mood.speed import optimise
 
