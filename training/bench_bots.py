@@ -41,6 +41,7 @@ from typing import Any, Self, TypeVar
 
 from moodtape.core.config import Settings
 from moodtape.core.errors import UserError
+from moodtape.training.cli_output import positive_int
 
 T = TypeVar("T")
 
@@ -74,7 +75,7 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
                     "source checkout) on a temporary database with the demo catalogue; reports reply latency "
                     "p50/p99, the bot's event-loop lag and errors. The per-person throttle is off.",
     )
-    bots.add_argument("--users", type=_positive_int, default=100, help="simulated people chatting at once")
+    bots.add_argument("--users", type=positive_int, default=100, help="simulated people chatting at once")
     bots.add_argument("--seconds", type=_positive_float, default=60.0, help="how long they keep sending")
     bots.add_argument("--think", type=_think, default=(5.0, 15.0), metavar="MIN,MAX",
                       help="seconds a person waits after a reply before the next message (default 5,15)")
@@ -86,13 +87,6 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
                            "(slows everything down; to find what blocks the loop, not for the figures)")
     bots.add_argument("--json", action="store_true")
     bots.set_defaults(handler=_bench_bots)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _positive_float(text: str) -> float:

@@ -34,6 +34,7 @@ from moodtape.core.mood.space import GEMS, STRATEGIES, canonical_distribution, d
 from moodtape.db.connect import connector, pick_driver
 from moodtape.db.models import VECTOR_DIMS
 from moodtape.db.store import Store
+from moodtape.training.cli_output import positive_int
 
 #: meta key naming the parameters a cached catalogue was built with (a mismatch rebuilds it).
 CATALOGUE_KEY = "bench.chat.catalogue"
@@ -266,28 +267,21 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
                     "reading, strategy search, reasons, the CLI's text) and `similar` by random track id. Reports "
                     "p50/p99 ms, replies per second and the median of each part.",
     )
-    chat.add_argument("--tracks", type=_positive_int, required=True, help="tracks in the synthetic catalogue")
-    chat.add_argument("--messages", type=_positive_int, default=200, help="mood messages to time (default 200)")
-    chat.add_argument("--queries", type=_positive_int, default=None,
+    chat.add_argument("--tracks", type=positive_int, required=True, help="tracks in the synthetic catalogue")
+    chat.add_argument("--messages", type=positive_int, default=200, help="mood messages to time (default 200)")
+    chat.add_argument("--queries", type=positive_int, default=None,
                       help="`similar` queries to time (default: as many as --messages)")
     chat.add_argument("--strategy", choices=[*STRATEGIES, "all"], default="match",
                       help="strategy of every reply, or `all` to take turns (default match)")
-    chat.add_argument("--k", type=_positive_int, default=None, help="songs per reply (default: the setting, 5)")
+    chat.add_argument("--k", type=positive_int, default=None, help="songs per reply (default: the setting, 5)")
     chat.add_argument("--seed", type=int, default=0)
     chat.add_argument("--db", type=Path, default=None, dest="catalogue_db",
                       help="where to keep the catalogue (default: a file per N and seed in the temp folder)")
     chat.add_argument("--ann-min-tracks", type=int, default=None,
                       help="override MOODTAPE_ANN_MIN_TRACKS for this run (a huge value forces exact search)")
-    chat.add_argument("--threads", type=_positive_int, default=None, help="torch CPU threads for the emotion model")
+    chat.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads for the emotion model")
     chat.add_argument("--json", action="store_true")
     chat.set_defaults(handler=_bench_chat)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 async def _bench_chat(args: argparse.Namespace, settings: Settings) -> int:

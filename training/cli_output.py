@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,3 +17,14 @@ def emit(data: Mapping[str, Any], as_json: bool) -> int:
         for key, value in data.items():
             print(f"{key}: {value}")
     return 0
+
+
+def positive_int(text: str) -> int:
+    """argparse type for counts (`--users`, `--tracks`, ...): a number of at least 1, else a usage error."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
