@@ -7,7 +7,7 @@ on numpy, scipy and torch only, never on `training/`.  The package re-exports wh
 actually runs rather than with the package.
 """
 
-from moodtape.core.cf.search import knn_in_versions, vectors_of
+from moodtape.core.cf.search import knn_in_versions
 from moodtape.core.cf.state import CFState, load_bridge, load_state, save_state
 
-__all__ = ["CFState", "knn_in_versions", "load_bridge", "load_state", "save_state", "vectors_of"]
+__all__ = ["CFState", "knn_in_versions", "load_bridge", "load_state", "save_state"]

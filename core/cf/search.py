@@ -1,8 +1,7 @@
-"""Fast reads of a few vectors and of nearest neighbours restricted to some model versions.
+"""Nearest neighbours restricted to some model versions.
 
-Two sqlite-vec costs shape these helpers (measured on 144k 64-d rows): a KNN query filtered on the
-`model_version` metadata column takes ~250 ms against ~40 ms unfiltered, and `WHERE track_id IN (...)` scans
-the table (~80 ms) while one primary-key lookup takes ~0.1-0.2 ms.  Rows of other versions are rare (tracks
+A sqlite-vec cost shapes this helper (measured on 144k 64-d rows): a KNN query filtered on the
+`model_version` metadata column takes ~250 ms against ~40 ms unfiltered.  Rows of other versions are rare (tracks
 that left the model keep their old row), so searching unfiltered with some slack and dropping stale rows
 gives the same answer as the filtered query; when too many neighbours are stale the exact filtered query
 runs instead.
@@ -20,11 +19,6 @@ from moodtape.db.store import Store
 MAX_FETCH = 4096  # sqlite-vec's limit on k
 
 
-async def vectors_of(store: Store, kind: str, track_ids: Iterable[int]) -> dict[int, StoredVector]:
-    """Vectors of a few tracks, by primary-key lookups in one statement (`Store.get_vectors`)."""
-    return await store.get_vectors(kind, track_ids)
-
-
 async def knn_in_versions(
     store: Store, kind: str, vector: np.ndarray | Sequence[float], k: int, versions: Collection[str], *,
     exclude: Iterable[int] = (),
@@ -33,7 +27,7 @@ async def knn_in_versions(
     excluded = set(int(e) for e in exclude)
     fetch = min(MAX_FETCH, k + max(k // 2, 20))
     hits = await store.knn(kind, vector, fetch, exclude=excluded)
-    found = await vectors_of(store, kind, [h.track_id for h in hits])
+    found = await store.get_vectors(kind, [h.track_id for h in hits])
     kept = [(h, found[h.track_id]) for h in hits
             if h.track_id in found and found[h.track_id].model_version in versions]
     if len(kept) >= k or len(hits) < fetch:  # enough current rows, or the table has no more
@@ -42,5 +36,5 @@ async def knn_in_versions(
     for version in versions:
         exact += await store.knn(kind, vector, k, model_version=version, exclude=excluded)
     exact = sorted(exact, key=lambda h: (h.distance, h.track_id))[:k]
-    found = await vectors_of(store, kind, [h.track_id for h in exact])
+    found = await store.get_vectors(kind, [h.track_id for h in exact])
     return [(h, found[h.track_id]) for h in exact if h.track_id in found]

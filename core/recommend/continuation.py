@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from moodtape.core.cf.search import knn_in_versions, vectors_of
+from moodtape.core.cf.search import knn_in_versions
 from moodtape.core.cf.state import load_state
 from moodtape.core.errors import QueryError
 from moodtape.core.vectors import unit
@@ -53,7 +53,7 @@ async def continue_playlist(store: Store, seed_track_ids: Sequence[int], k: int)
         raise QueryError(f"there is no track #{missing[0]} in the catalogue")
     state = await load_state(store)
     if state is not None:
-        stored = {tid: v for tid, v in (await vectors_of(store, "cf", seeds)).items()
+        stored = {tid: v for tid, v in (await store.get_vectors("cf", seeds)).items()
                   if v.model_version in state.versions}
         if stored:
             vectors = {tid: np.asarray(v.vector, dtype=np.float32) for tid, v in stored.items()}
@@ -75,7 +75,7 @@ async def _by_playlists(
     hits = [hit for hit, _ in found]
     stored_of = {hit.track_id: stored for hit, stored in found}
     tracks = await store.get_tracks(h.track_id for h in hits)
-    moods = await vectors_of(store, "mood", [h.track_id for h in hits])
+    moods = await store.get_vectors("mood", [h.track_id for h in hits])
     out = []
     for hit in hits:
         track, stored = tracks.get(hit.track_id), stored_of[hit.track_id]
@@ -97,7 +97,7 @@ async def _by_playlists(
 
 
 async def _by_sound(store: Store, seeds: list[int], seed_tracks: dict[int, Track], k: int) -> list[RecommendedTrack]:
-    stored = await vectors_of(store, "audio", seeds)
+    stored = await store.get_vectors("audio", seeds)
     if not stored:
         names = ", ".join(f"\"{seed_tracks[t].label}\"" for t in seeds[:3])
         raise QueryError(f"{names}: no playlist history and no audio yet, so I cannot tell what goes with "
@@ -109,9 +109,9 @@ async def _by_sound(store: Store, seeds: list[int], seed_tracks: dict[int, Track
     if not np.any(query):
         query = matrix[0]
     hits = await store.knn("audio", query, k, model_version=version, exclude=seed_tracks.keys())
-    found = await vectors_of(store, "audio", [h.track_id for h in hits])
+    found = await store.get_vectors("audio", [h.track_id for h in hits])
     tracks = await store.get_tracks(h.track_id for h in hits)
-    moods = await vectors_of(store, "mood", [h.track_id for h in hits])
+    moods = await store.get_vectors("mood", [h.track_id for h in hits])
     out = []
     for hit in hits:
         track, vector = tracks.get(hit.track_id), found.get(hit.track_id)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moodtape.core.cf.search import knn_in_versions, vectors_of
+from moodtape.core.cf.search import knn_in_versions
 from moodtape.core.cf.state import CFState, load_bridge, load_state
 from moodtape.core.errors import QueryError
 from moodtape.core.results import RecommendedTrack
@@ -127,8 +127,8 @@ async def blend(
         cf_stored[hit.track_id] = stored
     candidates = sorted(found_by_audio | found_by_cf)
     if audio_query is not None:
-        audio_stored.update(await vectors_of(store, "audio", [t for t in candidates if t not in audio_stored]))
-    cf_stored.update(await vectors_of(store, "cf", [t for t in candidates if t not in cf_stored]))
+        audio_stored.update(await store.get_vectors("audio", [t for t in candidates if t not in audio_stored]))
+    cf_stored.update(await store.get_vectors("cf", [t for t in candidates if t not in cf_stored]))
     audio_vectors = {tid: np.asarray(v.vector, dtype=np.float32) for tid, v in audio_stored.items()
                      if v.model_version == audio_version}
     cf_stored = {tid: v for tid, v in cf_stored.items() if v.model_version in state.versions}
@@ -150,7 +150,7 @@ async def blend(
     scored.sort(key=lambda item: (-item[0], item[1]))
     top = scored[:k]
     tracks = await store.get_tracks(tid for _, tid in top)
-    moods = await vectors_of(store, "mood", [tid for _, tid in top])
+    moods = await store.get_vectors("mood", [tid for _, tid in top])
     out = []
     for score, tid in top:
         track = tracks.get(tid)

@@ -2,10 +2,9 @@
 
 A reply is a fixed set of store calls, all queued at once: one nearest-neighbour search per distinct target
 point (`match` has one point, the paths have `k`), then the tracks and mood vectors of the songs chosen
-(one `get_tracks`, one key lookup per song).  Each search asks for as many neighbours as songs may already be taken before its step, so the
-"nearest song not chosen yet" of every step is among them and the greedy walk is done in memory.  The mood
-vectors are read by primary key (`vectors_of`): vec0 answers `track_id IN (...)` with a full scan (~80 ms
-at 100k songs), one key at a time in well under a millisecond.
+(one `get_tracks`, one `get_vectors`).  Each search asks for as many neighbours as songs may already be
+taken before its step, so the "nearest song not chosen yet" of every step is among them and the greedy walk
+is done in memory.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import math
 
-from moodtape.core.cf.search import vectors_of
 from moodtape.core.mood.space import describe, relation, strategy_targets
 from moodtape.core.results import RecommendedTrack
 from moodtape.db.models import Neighbor
@@ -45,7 +43,7 @@ async def songs_for_mood(store: Store, valence: float, arousal: float, strategy:
         picks.append((step, hit))
 
     ids = [hit.track_id for _, hit in picks]
-    tracks, moods = await asyncio.gather(store.get_tracks(ids), vectors_of(store, "mood", ids))
+    tracks, moods = await asyncio.gather(store.get_tracks(ids), store.get_vectors("mood", ids))
     chosen: list[RecommendedTrack] = []
     for step, hit in picks:
         track, stored = tracks.get(hit.track_id), moods.get(hit.track_id)

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from moodtape.core.audio import descriptor
-from moodtape.core.cf.search import vectors_of
 from moodtape.core.errors import QueryError
 from moodtape.core.results import RecommendedTrack
 from moodtape.core.text import clean_text, split_artist_title
@@ -152,7 +151,7 @@ async def audio_neighbours(
     The search runs without the version filter first (vec0 scans a filtered KNN ~4x slower, and rows of an
     older model are rare); the vectors of the hits, read by primary key for the reasons anyway, show whether
     they are all of `version`, in which case they are exactly the filtered answer.  Otherwise the filtered
-    search runs.  Neighbours' vectors are read by key (`vectors_of`): vec0 answers `IN (...)` with a scan.
+    search runs.
     """
     hits: list[Neighbor] = await store.knn("audio", vector, k, exclude=exclude or set())
     vectors, tracks, moods = await _details(store, hits)
@@ -182,4 +181,4 @@ async def _details(store: Store, hits: list[Neighbor]
     ids = [h.track_id for h in hits]
     if not ids:
         return {}, {}, {}
-    return await asyncio.gather(vectors_of(store, "audio", ids), store.get_tracks(ids), vectors_of(store, "mood", ids))
+    return await asyncio.gather(store.get_vectors("audio", ids), store.get_tracks(ids), store.get_vectors("mood", ids))

@@ -20,6 +20,7 @@ import torch
 from moodtape.bot.cli import main
 from moodtape.core.audio.musicnn import Musicnn
 from moodtape.training.musicnn_import import MusicnnImportError, import_musicnn
+from moodtape.training import tf_checkpoint
 from moodtape.training.tf_checkpoint import TABLE_MAGIC, Checkpoint, CheckpointError, crc32c, mask_crc
 from tests.musicnn_reference import musicnn_reference
 
@@ -344,21 +345,8 @@ def test_import_refuses_checkpoints_of_another_layout(weights, tmp_path: Path) -
 def test_crc32c_matches_the_standard_check_values() -> None:
     assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720)
     assert crc32c(bytes(32)) == 0x8A9136AA and crc32c(b"\xff" * 32) == 0x62A8AB43  # RFC 3720 B.4
-    data = np.random.default_rng(1).bytes(300_001)  # long inputs take the NumPy lanes: same result
-    assert crc32c(data) == _plain_crc(data)
-
-
-def _plain_crc(data: bytes) -> int:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+    data = np.random.default_rng(1).bytes(300_001)  # long inputs take the NumPy lanes: same as byte by byte
+    assert crc32c(data) == tf_checkpoint._crc_bytes(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
 
 
 def test_bench_musicnn_reports_clips_per_second_for_all_and_bounded_patches(

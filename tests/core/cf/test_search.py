@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from moodtape.core.cf.search import knn_in_versions, vectors_of
+from moodtape.core.cf.search import knn_in_versions
 from moodtape.db.models import NewTrack
 from moodtape.db.store import Store
 
@@ -32,8 +32,8 @@ async def test_stale_rows_are_skipped_whether_few_or_many(store: Store) -> None:
     assert len(both) == 60 and both[0][0].track_id == ids[0]
 
 
-async def test_vectors_of_returns_only_what_exists(store: Store) -> None:
+async def test_vectors_of_a_few_tracks_come_back_only_where_they_exist(store: Store) -> None:
     ids = await _tracks(store, 3)
     await store.put_vectors("cf", [(ids[0], np.ones(64)), (ids[2], -np.ones(64))], "v")
-    found = await vectors_of(store, "cf", [ids[2], ids[1], ids[0], ids[2]])
+    found = await store.get_vectors("cf", [ids[2], ids[1], ids[0], ids[2]])
     assert list(found) == [ids[2], ids[0]] and found[ids[2]].vector[0] == -1.0
