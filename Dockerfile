@@ -34,7 +34,7 @@ COPY bot ./bot
 COPY core ./core
 COPY db ./db
 COPY training ./training
-RUN /opt/venv/bin/pip install . && useradd --create-home --uid 10001 moodtape && mkdir -p /data \
+RUN /opt/venv/bin/pip install '.[postgres]' && useradd --create-home --uid 10001 moodtape && mkdir -p /data \
     && chown moodtape /data
 
 ENV PATH=/opt/venv/bin:$PATH

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -44,6 +45,7 @@ from moodtape.core.recommend.similar import MAX_ID, existing_file, find_track, q
 from moodtape.core.text import clean_text
 from moodtape.core.results import Catalogue, CatalogueStats, ChatResult, QueryMood, SimilarQuery, SimilarResult
 from moodtape.db.models import Track
+from moodtape.db.open import open_store
 from moodtape.db.store import Store, StoreError
 
 
@@ -51,12 +53,16 @@ class Engine:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.device = resolve_device(settings.device)
+        # "cpu" and "cuda" are checked now (a GPU host without CUDA fails at start, not at the first song);
+        # "auto" asks torch on first use, so commands that run no model never import it.
+        self._device: str | None = None if settings.device == "auto" else resolve_device(settings.device)
         #: Called (no arguments) after tracks were queued for embedding; a scheduler in this process
         #: registers its `wake` here (`start_scheduler(..., on_queued=engine.on_queued)`), so an /add is
         #: embedded now rather than at the next interval.
         self.on_queued: list[Callable[[], None]] = []
         self._embedder: TrackEmbedder | None = None
+        #: Seconds each model took to load ("emotion", "audio"), for `/metrics`.
+        self.load_seconds: dict[str, float] = {}
         self._mood_reader: MoodReader | None = None
         self._demo: Store | None = None
         self._links: LinkService | None = None
@@ -67,7 +73,8 @@ class Engine:
     async def open(cls, settings: Settings) -> "Engine":
         """Open the configured database; a database that cannot be used is a `StorageError` with the reason."""
         try:
-            store = await Store.open(settings.db_path, ann_min_tracks=settings.ann_min_tracks)
+            store = await open_store(settings.database, ann_min_tracks=settings.ann_min_tracks,
+                                     ef_search=settings.pg_ef_search)
         except StoreError as exc:
             raise StorageError(str(exc)) from exc
         try:
@@ -91,18 +98,38 @@ class Engine:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def device(self) -> str:
+        """The torch device models run on ("cpu" or "cuda"), resolved from the setting on first use."""
+        if self._device is None:
+            self._device = resolve_device(self.settings.device)
+        return self._device
+
     # ------------------------------------------------------------------ components
     async def embedder(self) -> TrackEmbedder:
         async with self._load_lock:
             if self._embedder is None:
+                began = time.perf_counter()
                 self._embedder = await asyncio.to_thread(TrackEmbedder, self.settings, self.device)
+                self.load_seconds["audio"] = time.perf_counter() - began
             return self._embedder
 
     async def _reader(self) -> MoodReader:
         async with self._load_lock:
             if self._mood_reader is None:
+                began = time.perf_counter()
                 self._mood_reader = await asyncio.to_thread(MoodReader, self.settings, self.device)
+                self.load_seconds["emotion"] = time.perf_counter() - began
             return self._mood_reader
+
+    async def load_models(self) -> None:
+        """Load the chat's emotion model now rather than on the first message (a service's readiness check
+        waits for it; a model that cannot load is then an error at start, not at a user's first message)."""
+        await self._reader()
+
+    @property
+    def models_loaded(self) -> bool:
+        return self._mood_reader is not None
 
     async def catalogue(self, need: Literal["audio", "mood"] = "audio") -> tuple[Store, Catalogue]:
         """The store a query runs against: the user's database, or the bundled demo while the database has
@@ -269,8 +296,10 @@ class Engine:
 
         In `auto` mode a ready track of the database answers at once: the database then has music of its own,
         which is what `catalogue()` would find out by counting every ready track (tens of ms at a million).
-        Anything else (no such track, or one that is not ready) takes the general way through `catalogue()`.
+        Anything else (no such track, or one that is not ready) takes the general way through `catalogue()`,
+        which looks the query up again only when the answer is another store (the demo).
         """
+        track: Track | None = None
         if self.settings.demo == "auto":
             try:
                 track = await find_track(self.store, text)
@@ -279,6 +308,8 @@ class Engine:
             if track is not None and track.status == "ready":
                 return self.store, "database", track
         store, catalogue = await self.catalogue()
+        if track is not None and store is self.store:
+            return store, catalogue, track
         return store, catalogue, await find_track(store, text)
 
     async def similar_to_link(self, url: str, k: int | None = None) -> SimilarResult:
@@ -392,7 +423,7 @@ class Engine:
         demo_tracks = None
         if "demo" in (queries_use, chat_uses):
             demo_tracks = await (await self._demo_store()).count_tracks("ready")
-        return CatalogueStats.from_store(await self.store.stats(), database=str(self.settings.db_path),
+        return CatalogueStats.from_store(await self.store.stats(), database=self.settings.database_label,
                                          queries_use=queries_use, chat_uses=chat_uses, demo_tracks=demo_tracks)
 
 

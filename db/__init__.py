@@ -1,4 +1,5 @@
-"""Storage: one SQLite file (with sqlite-vec) behind the async `Store`; imports neither core nor bot.
+"""Storage: one SQLite file (with sqlite-vec) behind the async `Store`, or a PostgreSQL + pgvector server
+behind `db.pg.PgStore` with the same methods (`open_store` picks by location); imports neither core nor bot.
 
 Modules by concern: `connection` (open, WAL, migrations, transactions), `tracks`, `vectors`, `playlists`
 (with feedback), `jobs` (queue and leases), `meta` (keys, user prefs, backups); `models` holds the plain
@@ -16,9 +17,11 @@ from moodtape.db.models import (
     Track,
     TrackStatus,
 )
+from moodtape.db.open import AnyStore, open_store
 from moodtape.db.store import Store
 
 __all__ = [
+    "AnyStore",
     "VECTOR_DIMS",
     "Job",
     "Neighbor",
@@ -29,4 +32,5 @@ __all__ = [
     "StoredVector",
     "Track",
     "TrackStatus",
+    "open_store",
 ]

@@ -8,6 +8,7 @@ concern, is written here.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from moodtape.db.errors import StoreError
@@ -25,6 +26,18 @@ _TRACK_STATUSES = ("ready", "pending", "failed", "metadata_only")
 
 class Store(Tracks, Vectors, Playlists, Jobs, Meta):
     """Async access to one Moodtape database file (or `:memory:`): `await Store.open(path)`."""
+
+    #: Backups are SQLite files (the online backup API); the PostgreSQL store's are pg_dump archives.
+    backup_suffix = ".db"
+    #: Whether `wait_for_work` is woken by other processes: SQLite has no notifications between processes,
+    #: so a worker on a SQLite file polls (the PostgreSQL store LISTENs).
+    notifies_work = False
+
+    async def wait_for_work(self, timeout_s: float) -> bool:
+        """Wait `timeout_s` and return False: nothing tells this process that another one queued work, so
+        the caller's timeout is its polling interval (the PostgreSQL store returns True when notified)."""
+        await asyncio.sleep(timeout_s)
+        return False
 
     async def stats(self) -> dict[str, Any]:
         """Counts for `moodtape stats`: tracks by status and source, vectors by model, playlists, jobs."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,13 +12,15 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Tests never read the developer's environment or .env.
+# Tests never read the developer's environment or .env (except a PostgreSQL server named for the tests).
+_PG_TEST_URL = os.environ.get("MOODTAPE_TEST_DATABASE_URL")
 for _name in [n for n in os.environ if n.startswith("MOODTAPE_")]:
     del os.environ[_name]
 
 from moodtape.core.config import Settings  # noqa: E402
 from moodtape.core.engine import Engine  # noqa: E402
 from moodtape.db.store import Store  # noqa: E402
+from tests.pg_server import PgServer, start_server  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AUDIO = FIXTURES / "audio"
@@ -52,6 +54,23 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A real PostgreSQL + pgvector server for the session: MOODTAPE_TEST_DATABASE_URL, or pgserver's (started
+    on first use, stopped at the end; about 2 s)."""
+    server = start_server(_PG_TEST_URL)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer) -> str:
+    """An empty database with Moodtape's schema on the test server (emptied for each test)."""
+    return pg_server.emptied_database()
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ asserts a speed, the numbers go to the README with the command that produced the
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,14 +19,12 @@ import torch
 from tqdm import tqdm
 
 from moodtape.core.config import Settings
+from moodtape.training.bench_stats import latency_ms
 from moodtape.core.errors import UserError
 
 
-def _percentiles(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-    p99 = ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
-    return {"median_ms": round(statistics.median(ordered), 4), "p99_ms": round(p99, 4),
-            "mean_ms": round(statistics.fmean(ordered), 4)}
+#: bench embed/emotion report the median as "median_ms" (their JSON predates the knn/chat benches)
+_percentiles = functools.partial(latency_ms, median_key="median_ms")
 
 
 def machine() -> dict[str, Any]:

@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import importlib
 import logging
-import math
 import os
 import random
 import sys
@@ -41,6 +40,7 @@ from typing import Any, Self, TypeVar
 
 from moodtape.core.config import Settings
 from moodtape.core.errors import UserError
+from moodtape.training.bench_stats import percentile
 from moodtape.training.cli_output import positive_int
 
 T = TypeVar("T")
@@ -136,15 +136,10 @@ def fake_server_module(root: Path) -> ModuleType:
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
-    """p50, p99 and max (nearest rank), rounded to 0.1; zeros for no samples."""
-    if not samples:
-        return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+    """p50, p99 and max, rounded to 0.1 (the keys this bench's JSON has always had); zeros for no samples."""
     ordered = sorted(samples)
-
-    def rank(q: float) -> float:
-        return ordered[min(len(ordered), max(1, math.ceil(q * len(ordered)))) - 1]
-
-    return {"p50": round(rank(0.50), 1), "p99": round(rank(0.99), 1), "max": round(ordered[-1], 1)}
+    return {"p50": round(percentile(ordered, 0.50), 1), "p99": round(percentile(ordered, 0.99), 1),
+            "max": round(ordered[-1], 1) if ordered else 0.0}
 
 
 @dataclass

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import shutil
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from moodtape.core.mood.space import GEMS, STRATEGIES, canonical_distribution, d
 from moodtape.db.connect import connector, pick_driver
 from moodtape.db.models import VECTOR_DIMS
 from moodtape.db.store import Store
+from moodtape.training.bench_stats import latency_ms
 from moodtape.training.cli_output import positive_int
 
 #: meta key naming the parameters a cached catalogue was built with (a mismatch rebuilds it).
@@ -139,16 +139,9 @@ async def build_catalogue(path: Path, n: int, *, seed: int = 0, clusters: int = 
     return {**info, "reused": False, "build_s": round(time.perf_counter() - started, 2)}
 
 
-def percentiles(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {"p50_ms": round(statistics.median(ordered), 3), "p99_ms": round(p99, 3),
-            "mean_ms": round(statistics.fmean(ordered), 3), "max_ms": round(ordered[-1], 3)}
-
-
 def _summary(totals: list[float], wall_s: float, parts: dict[str, list[float]], produced: int) -> dict[str, Any]:
-    return {"n": len(totals), **percentiles(totals), "replies_per_s": round(len(totals) / wall_s, 2),
-            "breakdown": {name: {k: v for k, v in percentiles(values).items() if k in ("p50_ms", "p99_ms")}
+    return {"n": len(totals), **latency_ms(totals, 3), "replies_per_s": round(len(totals) / wall_s, 2),
+            "breakdown": {name: {k: v for k, v in latency_ms(values, 3).items() if k in ("p50_ms", "p99_ms")}
                           for name, values in parts.items()},
             "replies_with_songs": produced}
 

@@ -1,8 +1,8 @@
 """`moodtape bench import`: time and peak memory of `moodtape import`, on a file or on synthetic slices.
 
-Each import runs in a child process that loads only the importer and the store (the CLI itself loads torch,
-~240 MB, before it reads a byte), into a fresh temporary database, and reports its own peak RSS, so each
-figure is that import's alone.  `--synthetic 4000,40000` writes MPD-shaped gzipped slices of those many
+Each import runs `moodtape import --json FILE` (the CLI's own entry point, which loads no torch) in a child
+process, into a fresh temporary database, and reports the child's peak RSS, so each figure is what a person
+running the command sees.  `--synthetic 4000,40000` writes MPD-shaped gzipped slices of those many
 playlists (65 tracks each, drawn with a long tail from a pool that grows with the file, like the MPD) and
 imports each: with streaming imports, peak memory stays flat as the file grows tenfold while the time grows
 about linearly.  Nothing here asserts a speed; the numbers go to the README with the command.
@@ -31,26 +31,24 @@ _POOL_PER_PLAYLIST = 33
 _TRACKS_PER_PLAYLIST = 65
 
 _CHILD = """
-import asyncio, json, resource, sys, time
+import contextlib, io, json, os, resource, sys, time
 from pathlib import Path
-from moodtape.core.pipeline.importer import import_file
-from moodtape.db.store import Store
+os.environ["MOODTAPE_DB"] = sys.argv[2]
+from moodtape.bot.cli import main
 
-async def main():
-    store = await Store.open(Path(sys.argv[2]))
-    try:
-        began = time.perf_counter()
-        report = await import_file(store, Path(sys.argv[1]))
-        seconds = time.perf_counter() - began
-    finally:
-        await store.close()
-    # VmHWM: the peak RSS of this program (ru_maxrss would carry over the parent's from before the exec)
-    status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
-    hwm = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
-    peak = int(hwm[0]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": round(seconds, 2), "peak_kb": peak, "report": report.to_json()}))
-
-asyncio.run(main())
+out = io.StringIO()
+began = time.perf_counter()
+with contextlib.redirect_stdout(out):
+    code = main(["import", "--json", sys.argv[1]])
+seconds = time.perf_counter() - began
+if code:
+    sys.exit(code)
+# VmHWM: the peak RSS of this program (ru_maxrss would carry over the parent's from before the exec)
+status = Path("/proc/self/status").read_text() if Path("/proc/self/status").exists() else ""
+hwm = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
+peak = int(hwm[0]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": round(seconds, 2), "peak_kb": peak, "report": json.loads(out.getvalue()),
+                  "torch_loaded": "torch" in sys.modules}))
 """
 
 
@@ -87,7 +85,8 @@ def import_in_child(path: Path, folder: Path) -> dict[str, Any]:
     result = json.loads(out)
     return {"file": path.name, "file_mb": round(path.stat().st_size / 2**20, 1),
             "wall_s": round(time.perf_counter() - began, 2), "import_s": result["seconds"],
-            "peak_rss_mb": round(result["peak_kb"] / 1024, 1), "report": result["report"]}
+            "peak_rss_mb": round(result["peak_kb"] / 1024, 1), "torch_loaded": result["torch_loaded"],
+            "report": result["report"]}
 
 
 def bench_import(files: list[Path], synthetic: list[int], seed: int = 0) -> dict[str, Any]:
@@ -112,7 +111,7 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     imp = bench.add_parser(
         "import", help="time and peak memory of `moodtape import` on files and on synthetic MPD slices",
         description="Imports each FILE, then a synthetic MPD slice of each --synthetic size, into fresh "
-                    "temporary databases, each in a child process that loads only the importer: seconds, "
+                    "temporary databases, each by `moodtape import --json` in a child process: seconds, "
                     "peak RSS and the import report, as JSON.",
     )
     imp.add_argument("files", nargs="*", type=Path, metavar="FILE", help="an MPD slice or CSV to import")

@@ -25,8 +25,9 @@ from moodtape.core.errors import UserError
 from moodtape.db.connect import connector, pick_driver
 from moodtape.db.models import VECTOR_DIMS
 from moodtape.db.store import Store
+from moodtape.training.bench_stats import latency_ms
 
-__all__ = ["bench_knn", "clustered_vectors"]
+__all__ = ["bench_knn", "clustered_vectors", "numpy_exact", "sqlite_vec_exact"]
 
 _VERSION = "bench"
 _EF_SWEEP = (64, 128, 256, 384, 512)
@@ -49,10 +50,9 @@ def clustered_vectors(n: int, dim: int, queries: int, seed: int, clusters: int) 
 
 def _summary(times_ms: list[float], found: list[Sequence[int]], truth: list[list[int]], k: int,
              build_s: float, size: int) -> dict[str, Any]:
-    ordered = sorted(times_ms)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     recall = statistics.fmean(len(set(f[:k]) & set(t)) / k for f, t in zip(found, truth))
-    return {"p50_ms": round(statistics.median(ordered), 4), "p99_ms": round(p99, 4),
+    times = latency_ms(times_ms)
+    return {"p50_ms": times["p50_ms"], "p99_ms": times["p99_ms"],
             "recall_at_10": round(recall, 4), "build_s": round(build_s, 3), "bytes": int(size)}
 
 
@@ -90,27 +90,13 @@ async def _run(path: Path, kind: str, data: np.ndarray, probe: np.ndarray, k: in
     n, dim = data.shape
     out: dict[str, Any] = {"n": n, "dim": dim, "k": k, "queries": len(probe), "kind": kind}
 
-    times, truth_found = _timed("numpy", probe, lambda q: _numpy_top(data, q, k))
-    truth = [list(t) for t in truth_found]
-    out["numpy"] = _summary(times, truth_found, truth, k, 0.0, data.nbytes)
+    out["numpy"], truth = numpy_exact(data, probe, k)
 
     out["faiss_flat"] = _faiss(data, probe, k, truth)
 
     store = await Store.open(path, ann_min_tracks=n + 1)  # exact until the index is built explicitly
     try:
-        started = time.perf_counter()
-        for start in tqdm(range(0, n, 50_000), desc="sqlite-vec insert", unit="50k", leave=False):
-            rows = ((start + i + 1, v) for i, v in enumerate(data[start:start + 50_000]))
-            await store.put_vectors(kind, rows, _VERSION)
-        insert_s = time.perf_counter() - started
-        db_bytes = sum(f.stat().st_size for f in path.parent.glob(path.name + "*") if f.is_file())
-
-        conn = connector(path, pick_driver(), isolation_level=None)()
-        sql = f"SELECT track_id FROM vec_{kind} WHERE embedding MATCH ? AND k = ? ORDER BY distance"
-        times, found = _timed("sqlite-vec", probe,
-                              lambda q: [r[0] - 1 for r in conn.execute(sql, (q.tobytes(), k)).fetchall()])
-        conn.close()
-        out["sqlite_vec"] = _summary(times, found, truth, k, insert_s, db_bytes)
+        out["sqlite_vec"] = await sqlite_vec_exact(store, path, kind, data, probe, k, truth)
 
         started = time.perf_counter()
         with tqdm(total=n, desc="HNSW build", unit="vector", leave=False) as bar:
@@ -139,6 +125,34 @@ async def _run(path: Path, kind: str, data: np.ndarray, probe: np.ndarray, k: in
 
     out["ratios"] = _ratios(out)
     return out
+
+
+async def sqlite_vec_exact(store: Store, path: Path, kind: str, data: np.ndarray, probe: np.ndarray, k: int,
+                           truth: list[list[int]]) -> dict[str, Any]:
+    """Insert `data` as track ids 1..n into `store` (the file at `path`) and time vec0's exact KNN over it."""
+    n = len(data)
+    started = time.perf_counter()
+    for start in tqdm(range(0, n, 50_000), desc="sqlite-vec insert", unit="50k", leave=False):
+        rows = ((start + i + 1, v) for i, v in enumerate(data[start:start + 50_000]))
+        await store.put_vectors(kind, rows, _VERSION)
+    insert_s = time.perf_counter() - started
+    db_bytes = sum(f.stat().st_size for f in path.parent.glob(path.name + "*") if f.is_file())
+
+    conn = connector(path, pick_driver(), isolation_level=None)()
+    sql = f"SELECT track_id FROM vec_{kind} WHERE embedding MATCH ? AND k = ? ORDER BY distance"
+    try:
+        times, found = _timed("sqlite-vec", probe,
+                              lambda q: [r[0] - 1 for r in conn.execute(sql, (q.tobytes(), k)).fetchall()])
+    finally:
+        conn.close()
+    return _summary(times, found, truth, k, insert_s, db_bytes)
+
+
+def numpy_exact(data: np.ndarray, probe: np.ndarray, k: int) -> tuple[dict[str, Any], list[list[int]]]:
+    """NumPy brute force: its summary and its answers, the ground truth of every recall@k."""
+    times, truth_found = _timed("numpy", probe, lambda q: _numpy_top(data, q, k))
+    truth = [list(t) for t in truth_found]
+    return _summary(times, truth_found, truth, k, 0.0, data.nbytes), truth
 
 
 def _numpy_top(data: np.ndarray, q: np.ndarray, k: int) -> list[int]:

@@ -63,6 +63,14 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     knn.add_argument("--queries", type=int, default=100, help="queries timed one at a time per method")
     knn.add_argument("--seed", type=int, default=0, help="seed of the random vectors and queries")
     knn.add_argument("--clusters", type=int, default=1000, help="centres the random unit vectors gather around")
+    knn.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite",
+                     help="sqlite: sqlite-vec, the usearch index, faiss and NumPy; postgres: pgvector's HNSW "
+                          "(through PgStore.knn, with an ef_search sweep) beside sqlite-vec and NumPy")
+    knn.add_argument("--database-url", default=None, metavar="URL",
+                     help="with --backend postgres: the server to use (a throwaway database is made on it; "
+                          "default MOODTAPE_DATABASE_URL, else a pgserver started for the run)")
+    knn.add_argument("--ef-search", type=int, default=None,
+                     help="with --backend postgres: hnsw.ef_search of PgStore (default: the store's default)")
     knn.add_argument("--json", action="store_true")
     knn.set_defaults(handler=_bench_knn)
 
@@ -106,8 +114,14 @@ def _eval_audio(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _bench_knn(args: argparse.Namespace, settings: Settings) -> int:
-    from moodtape.training.bench import bench_knn
+    from moodtape.training.bench import bench_knn, machine
 
+    if args.backend == "postgres":
+        from moodtape.training.bench_knn_pg import bench_knn_postgres
+
+        result = bench_knn_postgres(args.n, args.dim, args.k, args.queries, args.seed, args.clusters,
+                                    url=args.database_url, ef_search=args.ef_search)
+        return emit({**result, "machine": machine()}, args.json)
     return emit(bench_knn(args.n, args.dim, args.k, args.queries, args.seed, args.clusters), args.json)
 
 

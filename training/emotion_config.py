@@ -54,6 +54,8 @@ class TrainConfig:
     dropout: float = 0.1
     buckets: int = 1 << 18
     char_ngrams: list[int] = field(default_factory=lambda: [1, 3])
+    features: list[str] = field(default_factory=lambda: ["char"])  # ngram: "char", "morph"
+    normalise: str = "none"  # ngram: "none" | "informal-v1" (core.mood.ngram)
     save_every: int = 200
     cache: str | None = None
     max_steps: int | None = None
@@ -81,7 +83,7 @@ class TrainConfig:
         keep = ("data", "format", "model", "method", "epochs", "lr", "batch_size", "seed", "max_length",
                 "class_weight", "lora_rank", "lora_alpha", "lora_targets", "lora_layers", "pool_layers", "head_hidden",
                 "buckets",
-                "char_ngrams", "limit", "max_steps", "weight_decay", "warmup", "label_smoothing", "dropout")
+                "char_ngrams", "features", "normalise", "limit", "max_steps", "weight_decay", "warmup", "label_smoothing", "dropout")
         return {key: getattr(self, key) for key in keep}
 
 

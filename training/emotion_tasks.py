@@ -18,6 +18,7 @@ from moodtape.core.mood.models import (
     COMPACT_FILE, FORMAT_VERSION, WEIGHTS_FILE, add_lora, build_encoder_classifier, max_tokens,
     missing_model_error, ngram_features, offline, resolve_base, trainable_state,
 )
+from moodtape.core.mood.ngram import check_feature_spec
 from moodtape.core.mood.reader import prepare_text
 from moodtape.training.emotion_config import TrainConfig
 from moodtape.training.emotion_data import EmotionData
@@ -237,8 +238,19 @@ class NgramTask(Task):
         self.config = config
         self.device = device
         n_min, n_max = config.char_ngrams
-        self.train_f = [ngram_features(prepare_text(t), config.buckets, n_min, n_max) for t in train.texts]
-        self.dev_f = [ngram_features(prepare_text(t), config.buckets, n_min, n_max) for t in dev.texts] if dev else []
+        check_feature_spec(config.features, config.normalise)
+
+        def featurise(texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+            # Repeated rows (a mix's WEIGHT) are featurised once: Kiwi is the slow part.
+            seen: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+            for text in texts:
+                if text not in seen:
+                    seen[text] = ngram_features(prepare_text(text), config.buckets, n_min, n_max,
+                                                features=config.features, normalise=config.normalise)
+            return [seen[text] for text in texts]
+
+        self.train_f = featurise(train.texts)
+        self.dev_f = featurise(dev.texts) if dev else []
         torch.manual_seed(config.seed)
         k = len(train.label_names)
         self.bag = torch.nn.EmbeddingBag(config.buckets, k, mode="sum").to(device)
@@ -286,6 +298,9 @@ class NgramTask(Task):
         spec.pop("base")
         spec["buckets"] = config.buckets
         spec["char_ngrams"] = config.char_ngrams
+        if list(config.features) != ["char"] or config.normalise != "none":  # else: as older folders, loads anywhere
+            spec["features"] = list(config.features)
+            spec["normalise"] = config.normalise
         save_compact(out, spec, self.state(), config.half)
 
 

@@ -7,6 +7,12 @@ When the model's label names are not the data's (the Korean default speaks GoEmo
 ko-single-turn speaks Korean), both sides are mapped through `core.moods.canonical_label`; the labels
 compared are those both sides can name, the model's prediction is its most probable label among them, and
 rows whose gold label the model cannot name are skipped and counted.  The output says which labels met.
+
+Multi-label sets (KOTE, `--format kote`) are scored twice: as single-label data (each row's majority mood,
+the "mapped 7-label accuracy", with the usual per-label table and confusion matrix), and as multi-label data
+(`multi_label`): every row's labels mapped to moods form its gold set, the model's predicted set is its top
+mood plus every mood with probability >= `MULTI_LABEL_THRESHOLD`, and macro-F1 is taken over the moods;
+`top_in_gold` is the share of rows whose top mood is one of the row's moods.
 """
 
 from __future__ import annotations
@@ -22,6 +28,37 @@ from moodtape.core.errors import UserError
 from moodtape.core.mood.space import canonical_label
 from moodtape.training.emotion_data import FORMATS, EmotionData, load_emotion_data
 from moodtape.training.plots import pyplot
+
+
+#: A mood joins the predicted set of a multi-label row when the model gives it at least this probability.
+MULTI_LABEL_THRESHOLD = 0.25
+
+
+def multilabel_metrics(gold_sets: Sequence[set[int]], scores: np.ndarray, labels: Sequence[str],
+                       threshold: float = MULTI_LABEL_THRESHOLD) -> dict[str, Any]:
+    """Per-label and macro-F1 of predicted label sets (top label + those >= threshold) against gold sets."""
+    n, k = len(gold_sets), len(labels)
+    gold = np.zeros((n, k), dtype=bool)
+    for row, members in enumerate(gold_sets):
+        gold[row, list(members)] = True
+    predicted = scores >= threshold
+    top = scores.argmax(axis=1) if n else np.zeros(0, dtype=np.int64)
+    predicted[np.arange(n), top] = True
+    per_label: dict[str, dict[str, float]] = {}
+    f1s = []
+    for i, name in enumerate(labels):
+        tp = int((gold[:, i] & predicted[:, i]).sum())
+        support, guessed = int(gold[:, i].sum()), int(predicted[:, i].sum())
+        precision = tp / guessed if guessed else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_label[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                           "support": support}
+        if support:
+            f1s.append(f1)
+    return {"macro_f1": round(float(np.mean(f1s)) if f1s else 0.0, 4),
+            "top_in_gold": round(float(gold[np.arange(n), top].mean()) if n else 0.0, 4),
+            "threshold": threshold, "n": n, "per_label": per_label}
 
 
 def classification_metrics(gold: Sequence[int], predicted: Sequence[int], labels: Sequence[str]) -> dict[str, Any]:
@@ -99,6 +136,19 @@ def evaluate_probabilities(probs: np.ndarray, model_labels: Sequence[str], data:
         result["data_label_map"] = data_map
         result["model_label_map"] = model_map
     result["skipped_unmapped_label"] = skipped
+    if data.label_sets is not None:
+        from moodtape.core.mood.space import canonical_label
+
+        sets, rows = [], []
+        for row, names in enumerate(data.label_sets):
+            members = {column[c] for name in names
+                       if (c := data_map.get(name) or data_map.get(canonical_label(name) or "")) in column}
+            if members:
+                sets.append(members)
+                rows.append(row)
+        total = scores[rows].sum(axis=1, keepdims=True) if rows else np.zeros((0, 1))
+        shares = np.divide(scores[rows], total, out=np.zeros_like(scores[rows]), where=total > 0)
+        result["multi_label"] = multilabel_metrics(sets, shares, compared)
     return result
 
 

@@ -40,5 +40,6 @@ async def run_build(args: argparse.Namespace, settings: Settings) -> int:
             continue
         print(f"{index['kind']} {index['version']}: {index['vectors']} vectors, "
               f"{byte_size(index['bytes_memory'])} in memory, {byte_size(index['bytes_disk'])} on disk")
-    print(f"saved in {stats['folder']}" if stats["folder"] else "in-memory database: nothing saved")
+    print(f"saved in {stats['folder']}" if stats["folder"] else
+          "nothing saved: an in-memory database, or PostgreSQL (pgvector keeps its HNSW indexes itself)")
     return 0

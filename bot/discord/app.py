@@ -8,16 +8,21 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import discord
+from discord import app_commands
 from discord.ext import commands
 
 from moodtape.bot.discord import render
 from moodtape.bot.discord.buttons import FeedbackButton, reaches_a_button
 from moodtape.bot.discord.commands import MoodtapeCommands
-from moodtape.bot.discord.replies import report_failure, tell_privately
+from moodtape.bot.discord.replies import RECEIVED, report_failure, since, tell_privately
+from moodtape.bot.ops.metrics import record
+from moodtape.bot.shared.request_ids import start_request
 from moodtape.bot.shared.tokens import DISCORD_PORTAL, bot_token
 from moodtape.core.config import Settings
 from moodtape.core.engine import Engine
@@ -40,6 +45,15 @@ def intents() -> discord.Intents:
     return wanted
 
 
+class MoodtapeTree(app_commands.CommandTree):
+    """The command tree, noting when each interaction arrived (for the reply-latency metric)."""
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        interaction.extras[RECEIVED] = time.perf_counter()
+        start_request()  # this task answers only this interaction: its log lines and apology share the id
+        return True
+
+
 class MoodtapeBot(commands.Bot):
     """The Discord client: holds the engine that `setup_hook` gives the commands (and the buttons use)."""
 
@@ -49,6 +63,7 @@ class MoodtapeBot(commands.Bot):
         # Texts echo what people typed: never let one ping @everyone or a role through the bot.
         quiet = discord.AllowedMentions(everyone=False, roles=False, users=True, replied_user=True)
         options.setdefault("allowed_mentions", quiet)
+        options.setdefault("tree_cls", MoodtapeTree)
         super().__init__(command_prefix=commands.when_mentioned, help_command=None, **options)
         self.engine = engine
         self.settings = settings
@@ -78,6 +93,12 @@ class MoodtapeBot(commands.Bot):
         """
         if interaction.type is discord.InteractionType.component and not reaches_a_button(interaction):
             await tell_privately(interaction, render.STALE_BUTTON)
+
+    async def on_app_command_completion(self, interaction: discord.Interaction,
+                                        command: app_commands.Command[Any, ..., Any] | app_commands.ContextMenu
+                                        ) -> None:
+        """A slash command that answered: counted and timed for `/metrics` (failures: `report_failure`)."""
+        record("discord", command.qualified_name, "ok", since(interaction))
 
     async def on_ready(self) -> None:
         user = self.user
@@ -112,7 +133,8 @@ async def check_discord(settings: Settings) -> str:
         raise UserError(f"cannot reach Discord to check MOODTAPE_DISCORD_TOKEN: {exc}") from exc
 
 
-async def run_discord(engine: Engine, settings: Settings, **options: Any) -> None:
+async def run_discord(engine: Engine, settings: Settings, *, on_bot: Callable[[MoodtapeBot], None] | None = None,
+                      **options: Any) -> None:
     """Log in and serve until the bot is closed or this task is cancelled (how `moodtape run` stops it).
 
     Raises `UserError` for a missing or refused token, and for a bot that was set up asking for privileged
@@ -120,6 +142,8 @@ async def run_discord(engine: Engine, settings: Settings, **options: Any) -> Non
     """
     token = bot_token(settings, "discord")
     bot = build_bot(engine, settings, **options)
+    if on_bot is not None:  # e.g. `moodtape run` adding the bot's connection to /healthz
+        on_bot(bot)
     try:
         async with bot:
             await bot.start(token)

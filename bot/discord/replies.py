@@ -8,11 +8,13 @@ defers first ("Moodtape is thinking…") and answers with a follow-up.  Errors a
 from __future__ import annotations
 
 import logging
+import time
 
 import discord
 from discord import app_commands
 
 from moodtape.bot.discord import render
+from moodtape.bot.ops.metrics import outcome_of, record
 from moodtape.bot.shared.audio import looks_like_audio, read_audio
 from moodtape.bot.shared.errors import user_message
 from moodtape.core.engine import Engine
@@ -67,6 +69,16 @@ async def tell_privately(interaction: discord.Interaction, text: str) -> None:
         log.exception("could not tell user %s: %s", interaction.user.id, text)
 
 
+#: Where `MoodtapeTree` notes when an interaction reached this process (`Interaction.extras`).
+RECEIVED = "moodtape_received"
+
+
+def since(interaction: discord.Interaction) -> float:
+    """Seconds since this process received `interaction` (0 when it was never noted)."""
+    now = time.perf_counter()
+    return now - float(interaction.extras.get(RECEIVED, now))
+
+
 async def report_failure(interaction: discord.Interaction, error: BaseException) -> None:
     """The one place a failed interaction (command or button) becomes a private message.
 
@@ -75,6 +87,8 @@ async def report_failure(interaction: discord.Interaction, error: BaseException)
     """
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    command_name = interaction.command.qualified_name if interaction.command else "component"
+    record("discord", command_name, outcome_of(error), since(interaction))
     if isinstance(error, app_commands.CommandOnCooldown):
         text = render.SLOW_DOWN.format(seconds=max(error.retry_after, 1))
     elif isinstance(error, app_commands.CheckFailure):

@@ -9,9 +9,9 @@ all call `user_message`, so the three never disagree about what is shown.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 
+from moodtape.bot.shared.request_ids import new_reference, request_of
 from moodtape.core.errors import MoodtapeError
 
 __all__ = ["APOLOGY", "STALE_BUTTON", "Reply", "new_reference", "user_message"]
@@ -30,18 +30,13 @@ class Reply:
     reference: str | None = None
 
 
-def new_reference() -> str:
-    """A short id that ties an apology to its log line (8 hex digits: unique enough per deployment-day)."""
-    return secrets.token_hex(4)
-
-
 def user_message(
     exc: BaseException, log: logging.Logger, context: str = "request", *, traceback: bool = True
 ) -> Reply:
     """The reply for `exc`; internal errors are logged here (with the traceback unless told not to)."""
     if isinstance(exc, MoodtapeError):
         return Reply(str(exc) or "That did not work.", True)
-    reference = new_reference()
+    reference = request_of(exc) or new_reference()  # the request's own id: its other log lines have it too
     log.error("%s failed (ref %s): %s: %s", context, reference, type(exc).__name__, exc,
-              exc_info=exc if traceback else None)
+              exc_info=exc if traceback else None, extra={"request": reference})
     return Reply(f"{APOLOGY} (ref {reference})", False, reference)

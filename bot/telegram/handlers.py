@@ -13,6 +13,7 @@ Three pieces of python-telegram-bot carry what every handler would otherwise rep
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,7 @@ from telegram.ext import (
     filters,
 )
 
+from moodtape.bot.ops.metrics import observe
 from moodtape.bot.shared.admin import require_admin
 from moodtape.bot.shared.audio import looks_like_audio, read_audio, too_big
 from moodtape.bot.shared.errors import user_message
@@ -95,22 +97,36 @@ class TelegramFrontEnd:
     def register(self, application: Application) -> None:
         application.add_handler(TypeHandler(Update, self.stop_if_throttled), group=-1)
         only_new = filters.UpdateType.MESSAGE  # edits of old messages are not new requests
-        application.add_handler(CommandHandler(["start", "help"], self.on_help, filters=only_new))
-        application.add_handler(CommandHandler("mood", self.on_mood, filters=only_new))
-        application.add_handler(CommandHandler("similar", self.on_similar, filters=only_new))
-        application.add_handler(CommandHandler("add", self.on_add, filters=only_new))
-        application.add_handler(CommandHandler("strategy", self.on_strategy, filters=only_new))
+        timed = self._timed
+        application.add_handler(CommandHandler(["start", "help"], timed("help", self.on_help), filters=only_new))
+        application.add_handler(CommandHandler("mood", timed("mood", self.on_mood), filters=only_new))
+        application.add_handler(CommandHandler("similar", timed("similar", self.on_similar), filters=only_new))
+        application.add_handler(CommandHandler("add", timed("add", self.on_add), filters=only_new))
+        application.add_handler(CommandHandler("strategy", timed("strategy", self.on_strategy), filters=only_new))
         feedback, strategy = rf"^{render.FEEDBACK_PREFIX}:", rf"^{render.STRATEGY_PREFIX}:"
-        application.add_handler(CallbackQueryHandler(self.on_feedback, pattern=feedback))
-        application.add_handler(CallbackQueryHandler(self.on_strategy_button, pattern=strategy))
-        application.add_handler(CallbackQueryHandler(self.on_stale_button))
+        application.add_handler(CallbackQueryHandler(timed("feedback", self.on_feedback), pattern=feedback))
+        application.add_handler(CallbackQueryHandler(timed("strategy_button", self.on_strategy_button),
+                                                     pattern=strategy))
+        application.add_handler(CallbackQueryHandler(timed("stale_button", self.on_stale_button)))
         audio = filters.AUDIO | filters.VOICE | _AudioDocument()
-        application.add_handler(MessageHandler(only_new & audio, self.on_audio))
-        application.add_handler(MessageHandler(only_new & filters.TEXT & ~filters.COMMAND, self.on_text))
+        application.add_handler(MessageHandler(only_new & audio, timed("audio", self.on_audio)))
+        application.add_handler(MessageHandler(only_new & filters.TEXT & ~filters.COMMAND,
+                                               timed("text", self.on_text)))
         application.add_handler(
-            MessageHandler(only_new & filters.COMMAND & filters.ChatType.PRIVATE, self.on_unknown_command)
+            MessageHandler(only_new & filters.COMMAND & filters.ChatType.PRIVATE,
+                           timed("unknown_command", self.on_unknown_command))
         )
         application.add_error_handler(self.on_error)
+
+    @staticmethod
+    def _timed(command: str, callback: Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+               ) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+        """`callback`, counted and timed for `/metrics` (`ops.metrics.observe`); errors still reach on_error."""
+        async def timed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            async with observe("telegram", command):
+                await callback(update, context)
+
+        return timed
 
     async def post_init(self, application: Application) -> None:
         """Publish the command menu; a failure here is cosmetic, so it is logged and the bot runs on."""

@@ -5,8 +5,9 @@ over torch features in audio.features) is the default embedder, and the learned 
 other one, loaded only when it is asked for by name (`load_audio_embedder(kind="learned")`), never at import.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from moodtape.core.audio.decode import SAMPLE_RATE, AudioError, decode, ffmpeg_binary
-from moodtape.core.audio.descriptor import HandcraftedEmbedder, Standardizer, finish, raw_from_samples
 from moodtape.core.audio.embedders import (
     DEFAULT_EMBEDDER,
     EMBEDDERS,
@@ -15,6 +16,21 @@ from moodtape.core.audio.embedders import (
     load_audio_embedder,
 )
 from moodtape.core.audio.tags import AUDIO_EXTENSIONS, Tags, read_tags
+
+if TYPE_CHECKING:
+    from moodtape.core.audio.descriptor import HandcraftedEmbedder, Standardizer, finish, raw_from_samples
+
+#: Names whose module imports torch (about 5 s and 200 MB): loaded on first use, so that commands that never
+#: compute audio features (`moodtape import`, `stats`, `--help`) start without it.
+_TORCH_NAMES = {"HandcraftedEmbedder", "Standardizer", "finish", "raw_from_samples"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TORCH_NAMES:
+        from moodtape.core.audio import descriptor
+
+        return getattr(descriptor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "SAMPLE_RATE",

@@ -21,21 +21,9 @@ import numpy as np
 import torch
 
 from moodtape.core.audio.decode import SAMPLE_RATE
+from moodtape.core.audio.descriptor_layout import DIM, GROUPS, NAME
 from moodtape.core.audio.features import FrameFeatures, frame_features, tempo_profile, to_tensor
 
-DIM = 128
-NAME = "hand"
-#: (group name, number of dimensions, weight in the final cosine comparison)
-GROUPS: tuple[tuple[str, int, float], ...] = (
-    ("timbre", 40, 1.0),
-    ("timbre_dynamics", 20, 1.0),
-    ("harmony", 24, 1.0),
-    ("spectral_contrast", 14, 1.0),
-    ("spectral_shape", 10, 1.0),
-    ("loudness", 7, 1.0),
-    ("rhythm", 13, 1.0),
-)
-assert sum(size for _, size, _ in GROUPS) == DIM
 
 
 def _mean_std(values: torch.Tensor) -> list[torch.Tensor]:
@@ -154,7 +142,11 @@ class HandcraftedEmbedder:
             return raw_descriptor(frame_features(to_tensor(samples, self.device), sr))
 
     def embed(self, samples: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
-        return finish(self.raw(samples, sr), self.standardizer)
+        return self.finish(self.raw(samples, sr))
+
+    def finish(self, raw: np.ndarray) -> np.ndarray:
+        """The content vector of raw statistics (`raw`) with this embedder's standardisation."""
+        return finish(raw, self.standardizer)
 
 
 def raw_from_samples(samples: np.ndarray) -> np.ndarray:

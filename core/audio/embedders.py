@@ -12,7 +12,6 @@ from typing import Protocol
 
 import numpy as np
 
-from moodtape.core.audio.descriptor import HandcraftedEmbedder
 from moodtape.core.errors import SettingsError
 
 #: Names accepted by `load_audio_embedder`; "default" means DEFAULT_EMBEDDER.
@@ -38,6 +37,8 @@ def load_audio_embedder(device: str = "cpu", kind: str = "default") -> AudioEmbe
     """The content embedder `kind` (default: this installation's default)."""
     name = DEFAULT_EMBEDDER if kind == "default" else kind
     if name == "handcrafted":
+        from moodtape.core.audio.descriptor import HandcraftedEmbedder  # torch: only when audio is embedded
+
         return HandcraftedEmbedder(device=device)
     if name == "learned":
         from moodtape.core.audio.encoder import LearnedEmbedder

@@ -3,7 +3,9 @@
 `EmotionClassifier` wraps one checkpoint (any Hugging Face sequence classifier, or one of Moodtape's compact
 formats, see `mood.models`); `MoodReader` is what the engine uses: it sends text that contains Hangul
 to the Korean model and everything else to the English one, because the English default's WordPiece
-vocabulary turns Hangul into meaningless jamo.
+vocabulary turns Hangul into meaningless jamo.  Code-switched messages (Hangul *and* English words, "오늘
+너무 happy 해") are read by both and the two readings combined (`combine_readings`), each weighted by its
+script's share of the words and by the model's confidence.
 
 Importing this module is cheap (no torch, no transformers); models load in the constructors, which the
 engine calls in a worker thread.
@@ -67,6 +69,41 @@ def _is_hangul(ch: str) -> bool:
     code = ord(ch)
     return (0xAC00 <= code <= 0xD7A3 or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F
             or 0xA960 <= code <= 0xA97F or 0xD7B0 <= code <= 0xD7FF)
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]{2,}")
+_HANGUL_WORD = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]+")
+
+
+def script_shares(text: str) -> tuple[int, int]:
+    """(Hangul words, Latin words of two or more letters) in a text: how much of it each model can read."""
+    return len(_HANGUL_WORD.findall(text)), len(_LATIN_WORD.findall(text))
+
+
+def latin_part(text: str) -> str:
+    """The text with its Hangul cut out: what the English model can read of a code-switched message."""
+    return _SPACES.sub(" ", _HANGUL_WORD.sub(" ", text)).strip()
+
+
+def combine_readings(text: str, korean: MoodReading, english: MoodReading, korean_words: int,
+                     english_words: int) -> MoodReading:
+    """One reading of a code-switched message from the Korean and the English model's readings.
+
+    Each model's label probabilities (mapped to the shared mood names) are weighted by the share of the
+    words written in its script times its confidence, so "오늘 너무 happy 해" leans on the Korean model for
+    three words and on the English one for "happy" -- more when the English model is sure of it and the
+    Korean model is not.  The valence/arousal point follows from the mixed probabilities as for any reading.
+    """
+    total_words = max(1, korean_words + english_words)
+    weights = {"ko": korean_words / total_words * max(korean.confidence, 1e-6),
+               "en": english_words / total_words * max(english.confidence, 1e-6)}
+    norm = weights["ko"] + weights["en"]
+    mixed: dict[str, float] = {}
+    for reading, weight in ((korean, weights["ko"] / norm), (english, weights["en"] / norm)):
+        for name, p in reading.probs.items():
+            key = canonical_label(name) or name
+            mixed[key] = mixed.get(key, 0.0) + weight * p
+    return reading_from_probs(text, mixed, max(mixed.values()), "ko", f"{korean.model}+{english.model}")
 
 
 def detect_language(text: str) -> str:
@@ -188,7 +225,8 @@ class EmotionClassifier:
 
 
 class MoodReader:
-    """The engine's emotion reader: English (and other scripts) to one model, Hangul to the Korean one.
+    """The engine's emotion reader: English (and other scripts) to one model, Hangul to the Korean one, text
+    with both Hangul and English words to both (`combine_readings`).
 
     The Korean model loads on the first Korean message, so English-only users never pay for it.
     """
@@ -215,11 +253,17 @@ class MoodReader:
         texts = [clean_text(text, 2 * MAX_CHARS) for text in texts]
         korean = [i for i, text in enumerate(texts) if has_hangul(text)]
         other = [i for i, text in enumerate(texts) if not has_hangul(text)]
+        shares = {i: script_shares(texts[i]) for i in korean}
+        mixed = [i for i in korean if shares[i][1] > 0]  # Hangul and English words: both models read it
         readings: dict[int, MoodReading] = {}
         if other:
             readings.update(zip(other, self.english.classify([texts[i] for i in other])))
         if korean:
             readings.update(zip(korean, self.korean.classify([texts[i] for i in korean])))
+        if mixed:
+            english = self.english.classify([latin_part(texts[i]) for i in mixed])
+            for i, reading in zip(mixed, english):
+                readings[i] = combine_readings(texts[i], readings[i], reading, *shares[i])
         return [readings[i] for i in range(len(texts))]
 
     async def aread(self, texts: Sequence[str]) -> list[MoodReading]:

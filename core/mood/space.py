@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "RUSSELL_ANGLES", "Anchor", "LABEL_ANCHORS", "ALIASES", "GEMS", "CANONICAL", "canonical_label",
+    "RUSSELL_ANGLES", "Anchor", "LABEL_ANCHORS", "ALIASES", "KOTE_MOOD", "GEMS", "CANONICAL", "canonical_label",
     "label_point", "va_from_probs", "canonical_distribution", "describe", "STRATEGIES", "STRATEGY_HELP",
     "strategy_targets", "relation",
 ]
@@ -127,6 +127,43 @@ ALIASES: dict[str, str] = {
     "행복": "joy", "기쁨": "joy", "놀람": "surprise", "분노": "anger", "공포": "fear", "혐오": "disgust",
     "슬픔": "sadness", "중립": "neutral", "불안": "anxiety", "상처": "hurt", "당황": "embarrassment",
 }
+
+#: KOTE (Jeon et al. 2022, 44 emotions of Korean online comments) -> the seven mood labels of the Korean and
+#: English models.  Grouped by what a reader of the comment would call the feeling, following GoEmotions'
+#: own Ekman mapping (Demszky et al. 2020) wherever KOTE has a GoEmotions counterpart:
+#: * joy -- every pleasant label: the happy ones (행복, 기쁨, 즐거움/신남), the warm ones (흐뭇함, 아껴주는
+#:   = caring, 환영/호의 = goodwill), admiration and gratitude (감동/감탄, 존경, 고마움), pride (뿌듯함), hope
+#:   (기대감 = optimism), and the calm-pleasant ones (편안/쾌적, 안심/신뢰 = relief).  GoEmotions puts all of
+#:   these (admiration, caring, gratitude, optimism, pride, relief, ...) under joy.
+#: * anger -- complaint and irritation (불평/불만, 화남/분노, 짜증, 귀찮음 = annoyance), being fed up
+#:   (지긋지긋), distrust (의심/불신 = disapproval) and 어이없음 ("unbelievable!"), which in comments is
+#:   indignation rather than wonder.  GoEmotions: annoyance and disapproval -> anger.
+#: * disgust -- revulsion and hatred (역겨움/징그러움, 증오/혐오), contempt (한심함 = pathetic, 우쭐댐/무시함 =
+#:   condescension) and 재미없음 ("boring, not funny"): a turning away from the thing, not sorrow.
+#: * sadness -- 슬픔, 서러움, 절망 (= grief), 안타까움/실망 (= disappointment), 힘듦/지침 (worn out),
+#:   패배/자기혐오, 죄책감 (= remorse), 부끄러움 (= embarrassment) and 불쌍함/연민 (pity: sorrow for another).
+#:   GoEmotions: disappointment, embarrassment, grief, remorse -> sadness.
+#: * fear -- 공포/무서움, 불안/걱정 (= nervousness) and 부담/안_내킴 (dread of a burden).
+#: * surprise -- 놀람, 경악 (shock), 당황/난처 (caught off guard), 신기함/관심 (= curiosity), 깨달음
+#:   (= realization).  GoEmotions: confusion, curiosity, realization -> surprise.
+#: * neutral -- 없음 ("no emotion") and 비장함 (grim resolve: strong but of no clear valence or basic emotion).
+#: A multi-label KOTE row keeps the majority of its labels' moods (see training/emotion_data.py).
+KOTE_MOOD: dict[str, str] = {
+    "행복": "joy", "기쁨": "joy", "즐거움/신남": "joy", "흐뭇함(귀여움/예쁨)": "joy", "아껴주는": "joy",
+    "환영/호의": "joy", "감동/감탄": "joy", "존경": "joy", "고마움": "joy", "뿌듯함": "joy", "기대감": "joy",
+    "편안/쾌적": "joy", "안심/신뢰": "joy",
+    "불평/불만": "anger", "화남/분노": "anger", "짜증": "anger", "귀찮음": "anger", "지긋지긋": "anger",
+    "의심/불신": "anger", "어이없음": "anger",
+    "역겨움/징그러움": "disgust", "증오/혐오": "disgust", "한심함": "disgust", "우쭐댐/무시함": "disgust",
+    "재미없음": "disgust",
+    "슬픔": "sadness", "서러움": "sadness", "절망": "sadness", "안타까움/실망": "sadness", "힘듦/지침": "sadness",
+    "패배/자기혐오": "sadness", "죄책감": "sadness", "부끄러움": "sadness", "불쌍함/연민": "sadness",
+    "공포/무서움": "fear", "불안/걱정": "fear", "부담/안_내킴": "fear",
+    "놀람": "surprise", "경악": "surprise", "당황/난처": "surprise", "신기함/관심": "surprise", "깨달음": "surprise",
+    "없음": "neutral", "비장함": "neutral",
+}
+# KOTE names take their mood's place in the space (a few, e.g. 슬픔 and 놀람, were already aliases).
+ALIASES.update({name: mood for name, mood in KOTE_MOOD.items() if name not in ALIASES})
 
 GEMS = ("amazement", "solemnity", "tenderness", "nostalgia", "calmness", "power", "joyful_activation",
         "tension", "sadness")

@@ -7,12 +7,14 @@ Two changes that leave the model's answers as they were (up to float rounding), 
   length of a pasted paragraph.  Exact: padding is masked out.
 * **Merged LoRA.**  An adapter's `W x + s B A x` becomes `(W + s B A) x`: the same function (up to float
   rounding) in one matrix product instead of three.
-* **Dynamic int8** (opt-in, CPU only) of the encoder's Linear layers (`build_int8_linear`, fbgemm
-  kernels): int8 weights, activations quantised per call.  Not on by default: on the bundled MiniLM it
-  changes about 3 % of GoEmotions dev labels (macro-F1 -0.0005), and as the activation scale is per call,
-  a message's probabilities move (by ~1e-3) with the other messages of its batch, which the engine
-  promises not to do (tests/core/test_emotion.py).  `moodtape bench emotion --f1-data` measures both
-  costs side by side.
+* **Dynamic int8** (CPU only; `quantize=True`, which the engine passes by default through
+  `MOODTAPE_EMOTION_INT8`) of the encoder's Linear layers (`build_int8_linear`, fbgemm kernels): int8 weights,
+  activations quantised per call.  On the bundled MiniLM it changes about 3 % of GoEmotions dev labels
+  (macro-F1 -0.0005) for 1.5x the batched throughput, and a message's probabilities move slightly (~0.01)
+  with the other messages of its batch.  That cannot be designed away: scaling every token row on its own
+  (tried: exact at the kernel level) still lets float rounding, which differs between batch shapes by ~1e-6,
+  flip an int8 rounding step.  `EmotionClassifier` itself defaults to `quantize=False` (readings identical
+  however batched, tests/core/test_emotion.py); `moodtape bench emotion --f1-data` measures both costs.
 
 Importing this module does not import torch.
 """

@@ -28,7 +28,8 @@ def list_backups(folder: Path) -> list[Path]:
     """Finished backups, oldest first (names carry a sortable UTC time stamp)."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob(f"{BACKUP_PREFIX}*.db") if p.is_file())
+    # .db: SQLite copies; .dump: pg_dump archives of a PostgreSQL database (restore with pg_restore)
+    return sorted(p for p in folder.glob(f"{BACKUP_PREFIX}*") if p.suffix in (".db", ".dump") and p.is_file())
 
 
 def prune_backups(folder: Path, keep: int) -> list[Path]:
@@ -42,7 +43,7 @@ def prune_backups(folder: Path, keep: int) -> list[Path]:
 
 
 async def backup_database(store: Store, settings: Settings) -> Path:
-    """A consistent copy (SQLite online backup API) into `backup_dir`, then retention.
+    """A consistent copy (SQLite online backup API, or pg_dump for PostgreSQL) into `backup_dir`, then retention.
 
     The copy is written under a temporary name and renamed when complete, so a crash mid-backup never
     leaves a file that looks like a good backup.
@@ -52,7 +53,7 @@ async def backup_database(store: Store, settings: Settings) -> Path:
     folder = settings.backup_dir
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     now = datetime.now(timezone.utc)
-    name = f"{BACKUP_PREFIX}{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond // 1000:03d}Z.db"
+    name = f"{BACKUP_PREFIX}{now.strftime('%Y%m%dT%H%M%S')}{now.microsecond // 1000:03d}Z{store.backup_suffix}"
     final = folder / name
     partial = folder / f".{name}.partial"
     partial.unlink(missing_ok=True)

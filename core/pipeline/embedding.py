@@ -20,7 +20,6 @@ import numpy as np
 
 from moodtape.core.audio.decode import AudioError, decode
 from moodtape.core.audio.sources import open_file_source
-from moodtape.core.audio.descriptor import HandcraftedEmbedder, finish
 from moodtape.core.audio.embedders import AudioEmbedder, load_audio_embedder
 from moodtape.core.config import Settings
 from moodtape.core.errors import MoodtapeError
@@ -54,6 +53,8 @@ class TrackEmbedder:
         audio: AudioEmbedder | None = None,
         mood: SongMoodModel | None = None,
     ) -> None:
+        from moodtape.core.audio.descriptor import HandcraftedEmbedder  # torch: imported once models load
+
         self.settings = settings
         self.device = device
         self.audio = audio or load_audio_embedder(device)
@@ -67,7 +68,7 @@ class TrackEmbedder:
     def embed_samples(self, samples: np.ndarray, duration_s: float) -> TrackVectors:
         raw = self.descriptor.raw(samples)
         if self.audio is self.descriptor:
-            audio = finish(raw, self.descriptor.standardizer)
+            audio = self.descriptor.finish(raw)
         else:
             audio = self.audio.embed(samples)
         reading = self.mood.predict(raw)

@@ -3,7 +3,8 @@
 APScheduler (3.x, `AsyncIOScheduler`) only provides the clock; everything it drives is in `pipeline.worker`.
 This is the only module that imports APScheduler, so commands that do not run a scheduler never load it.
 `moodtape worker` runs the scheduler alone; `moodtape run` runs it beside the bots on the same event loop,
-where the engine's `on_queued` hook wakes it right after an `/add`.
+where the engine's `on_queued` hook wakes it right after an `/add`.  On PostgreSQL it also listens for the
+server's notifications, so an `/add` in a bot process on another host wakes a worker at once.
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ class SchedulerHandle:
         self._again = False
         self._lock = asyncio.Lock()
         self._hooks: list[list[Callable[[], None]]] = []
+        self._listener: asyncio.Task[None] | None = None
+
+    async def _listen(self, timeout_s: float) -> None:
+        """Wake on work queued by other processes (PostgreSQL's NOTIFY: an /add on a bot host, a job queued
+        by another worker); each wait times out after `timeout_s`, and the interval keeps polling anyway."""
+        while not self.worker.stopping:
+            try:
+                if await self.worker.store.wait_for_work(timeout_s):
+                    self.wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("waiting for work notifications failed; polling meanwhile", exc_info=True)
+                await asyncio.sleep(timeout_s)
 
     async def _tick(self) -> None:
         if self.worker.stopping:
@@ -77,6 +92,10 @@ class SchedulerHandle:
             hook.remove(self.wake)
         self._hooks.clear()
         self.worker.request_stop()
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
         if self.scheduler.running:
             self.scheduler.pause()
         current = self._current
@@ -109,6 +128,8 @@ def start_scheduler(worker: Worker, *, interval_s: float | None = None,
         next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True, misfire_grace_time=None,
     )
     scheduler.start()
+    if getattr(worker.store, "notifies_work", False):  # PostgreSQL: other hosts' work wakes this one at once
+        handle._listener = asyncio.create_task(handle._listen(interval_s or worker.settings.embed_interval_s))
     if on_queued is not None:
         handle.listen(on_queued)
     log.info("scheduler started: worker %s, device %s, batch %d, %d at a time", worker.id, worker.device,

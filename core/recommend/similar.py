@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moodtape.core.audio import descriptor
+from moodtape.core.audio import descriptor_layout as descriptor
 from moodtape.core.errors import QueryError
 from moodtape.core.results import RecommendedTrack
 from moodtape.core.text import clean_text, split_artist_title

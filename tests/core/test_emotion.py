@@ -217,7 +217,9 @@ def test_concurrent_readings_equal_sequential_ones(reader: MoodReader) -> None:
 
     texts = ["I am furious at them", "what a lovely surprise", "I miss her so much", "that smell is revolting",
              "I'm scared of tomorrow", "ok see you at noon", "we won!!!", "I can't stop crying"]
-    expected = [r.probs for r in reader.english.classify(texts)]
+    # one message per call, as the threads below read them: with the default int8 path a reading may move by
+    # ~0.01 with its batch mates (test_emotion_speed), which is not what this test is about
+    expected = [reader.english.classify([text])[0].probs for text in texts]
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda i: (i, reader.english.classify([texts[i]])[0].probs),
                                 [i % len(texts) for i in range(48)]))

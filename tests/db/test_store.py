@@ -1,8 +1,14 @@
-"""The store against the real sqlite-vec: schema, dedupe, KNN, atomic changes, jobs and leases, backups."""
+"""The store against real databases: schema, dedupe, KNN, atomic changes, jobs and leases, backups.
+
+Every test that takes `store` runs twice: on a SQLite file (sqlite-vec) and on PostgreSQL + pgvector (a
+real server, see tests/pg_server.py), so both stores are held to the same answers.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +16,24 @@ import pytest
 
 from moodtape.db.connect import ExtensionUnavailable, connector, pick_driver
 from moodtape.db.models import NewTrack
+from moodtape.db.pg.store import PG_DUMP_ENV, PgStore
 from moodtape.db.store import Store, StoreError
+from tests.pg_server import PgServer
+
+AnyStore = Store | PgStore
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
+    """A fresh, empty store of each backend."""
+    if request.param == "sqlite":
+        opened: AnyStore = await Store.open(tmp_path / "store.db")
+    else:
+        opened = await PgStore.open(request.getfixturevalue("pg_url"))
+    try:
+        yield opened
+    finally:
+        await opened.close()
 
 
 def unit(v: list[float], dim: int = 128) -> np.ndarray:
@@ -45,7 +68,7 @@ def test_driver_can_load_extensions() -> None:
     assert hasattr(driver.module.Connection, "enable_load_extension")
 
 
-async def test_add_track_dedupes_by_hash_and_external_id(store: Store) -> None:
+async def test_add_track_dedupes_by_hash_and_external_id(store: AnyStore) -> None:
     first, created = await store.add_track(NewTrack(title="A", source_kind="file", content_hash="h1"))
     again, created_again = await store.add_track(NewTrack(title="A copy", source_kind="file", content_hash="h1"))
     assert created and not created_again and first == again
@@ -55,7 +78,7 @@ async def test_add_track_dedupes_by_hash_and_external_id(store: Store) -> None:
     assert await store.count_tracks() == 2
 
 
-async def test_knn_orders_by_cosine_and_filters_version(store: Store) -> None:
+async def test_knn_orders_by_cosine_and_filters_version(store: AnyStore) -> None:
     ids = []
     for i, vec in enumerate([[1, 0], [1, 0.1], [0, 1], [-1, 0]]):
         tid, _ = await store.add_track(NewTrack(title=f"t{i}", source_kind="file", content_hash=f"h{i}"))
@@ -70,7 +93,7 @@ async def test_knn_orders_by_cosine_and_filters_version(store: Store) -> None:
     assert await store.vector_versions("audio") == {"v1": 3, "v2": 1}
 
 
-async def test_wrong_dimension_is_refused(store: Store) -> None:
+async def test_wrong_dimension_is_refused(store: AnyStore) -> None:
     tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
     with pytest.raises(ValueError, match="128 dimensions"):
         await store.mark_ready(tid, {"audio": (np.ones(5), "v1")})
@@ -78,7 +101,7 @@ async def test_wrong_dimension_is_refused(store: Store) -> None:
     assert track is not None and track.status == "pending"
 
 
-async def test_mark_ready_is_all_or_nothing(store: Store) -> None:
+async def test_mark_ready_is_all_or_nothing(store: AnyStore) -> None:
     tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
     with pytest.raises(ValueError):
         await store.mark_ready(tid, {"audio": (unit([1]), "v1"), "mood": ([float("nan"), 0.0], "m1")})
@@ -86,7 +109,7 @@ async def test_mark_ready_is_all_or_nothing(store: Store) -> None:
     assert (await store.get_track(tid)).status == "pending"  # type: ignore[union-attr]
 
 
-async def test_failing_a_track_drops_its_vectors(store: Store) -> None:
+async def test_failing_a_track_drops_its_vectors(store: AnyStore) -> None:
     tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
     await store.mark_ready(tid, {"audio": (unit([1]), "v1"), "mood": ([0.5, -0.2], "m1")},
                            details={"mood": {"gems": {"calmness": 0.7}}})
@@ -98,7 +121,7 @@ async def test_failing_a_track_drops_its_vectors(store: Store) -> None:
     assert await store.get_vector("audio", tid) is None and await store.get_vector("mood", tid) is None
 
 
-async def test_search_prefers_exact_titles(store: Store) -> None:
+async def test_search_prefers_exact_titles(store: AnyStore) -> None:
     await store.add_track(NewTrack(title="Blue Monday Remix", artist="X", source_kind="file", content_hash="1"))
     exact, _ = await store.add_track(NewTrack(title="Blue Monday", artist="New Order", source_kind="file",
                                               content_hash="2"))
@@ -108,7 +131,7 @@ async def test_search_prefers_exact_titles(store: Store) -> None:
     assert await store.search_tracks("100%_") == []  # LIKE wildcards are escaped
 
 
-async def test_jobs_are_claimed_once(store: Store) -> None:
+async def test_jobs_are_claimed_once(store: AnyStore) -> None:
     job_id = await store.enqueue_job("embed", {"batch": 1})
     assert await store.enqueue_job("embed", {"batch": 1}) is None  # same job already queued
     claims = await asyncio.gather(*(store.claim_job(["embed"], f"w{i}") for i in range(4)))
@@ -121,7 +144,7 @@ async def test_jobs_are_claimed_once(store: Store) -> None:
     assert (await store.jobs(status="done"))[0].id == job_id
 
 
-async def test_feedback_upserts(store: Store) -> None:
+async def test_feedback_upserts(store: AnyStore) -> None:
     tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
     await store.add_feedback(tid, "tg:1", 1, {"mood": "sad"})
     await store.add_feedback(tid, "tg:1", -1, {"mood": "sad"})
@@ -131,12 +154,22 @@ async def test_feedback_upserts(store: Store) -> None:
         await store.add_feedback(tid, "tg:1", 5)
 
 
-async def test_backup_is_a_usable_copy(store: Store, tmp_path: Path) -> None:
+async def test_backup_is_a_usable_copy(store: AnyStore, tmp_path: Path, request: pytest.FixtureRequest,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
     tid, _ = await store.add_track(NewTrack(title="kept", source_kind="file", content_hash="x"))
     await store.mark_ready(tid, {"audio": (unit([1]), "v1")})
-    target = tmp_path / "backups" / "copy.db"
+    target = tmp_path / "backups" / f"copy{store.backup_suffix}"
+    if isinstance(store, PgStore):  # pg_dump of the server's version: the one that came with it, or PATH's
+        server: PgServer = request.getfixturevalue("pg_server")
+        monkeypatch.setenv(PG_DUMP_ENV, server.tool("pg_dump") or "pg_dump")
     await store.backup_to(target)
-    copy = await Store.open(target)
+    if isinstance(store, PgStore):  # restore the archive into an empty database, as a person would
+        restored = server.fresh_database()
+        subprocess.run([server.tool("pg_restore") or "pg_restore", "--no-owner", f"--dbname={restored}",
+                        str(target)], check=True, capture_output=True)
+        copy: AnyStore = await PgStore.open(restored)
+    else:
+        copy = await Store.open(target)
     try:
         assert (await copy.get_track(tid)).title == "kept"  # type: ignore[union-attr]
         assert len(await copy.knn("audio", unit([1]), 1)) == 1
@@ -144,7 +177,7 @@ async def test_backup_is_a_usable_copy(store: Store, tmp_path: Path) -> None:
         await copy.close()
 
 
-async def test_playlists_bulk_and_reimport(store: Store) -> None:
+async def test_playlists_bulk_and_reimport(store: AnyStore) -> None:
     a, _ = await store.add_track(NewTrack(title="a", source_kind="catalogue", external_id="e:a"))
     b, _ = await store.add_track(NewTrack(title="b", source_kind="catalogue", external_id="e:b"))
     added, skipped = await store.add_playlists_bulk([("mix", "mpd", "1", None, [b, a, b])])
@@ -169,7 +202,7 @@ def test_extension_unavailable_is_a_store_error() -> None:
     assert issubclass(ExtensionUnavailable, StoreError)
 
 
-async def test_list_tracks_filters_ids_in_sql(store: Store) -> None:
+async def test_list_tracks_filters_ids_in_sql(store: AnyStore) -> None:
     ids = [(await store.add_track(NewTrack(title=f"t{i}", source_kind="file", content_hash=f"h{i}")))[0]
            for i in range(5)]
     await store.set_status(ids[1], "failed", "gone")
@@ -180,7 +213,7 @@ async def test_list_tracks_filters_ids_in_sql(store: Store) -> None:
     assert len(await store.list_tracks(status="pending")) == 4
 
 
-async def test_leases_renew_release_and_requeue(store: Store) -> None:
+async def test_leases_renew_release_and_requeue(store: AnyStore) -> None:
     first = await store.enqueue_job("embed", {"batch": 1})
     second = await store.enqueue_job("embed", {"batch": 2})
     assert (await store.claim_job(["embed"], "host:1:a")).id == first  # type: ignore[union-attr]
@@ -197,7 +230,7 @@ async def test_leases_renew_release_and_requeue(store: Store) -> None:
     assert await store.requeue_expired_jobs(1) == [again.id]
 
 
-async def test_backlog_counts_waiting_and_failed_tracks_in_sql(store: Store) -> None:
+async def test_backlog_counts_waiting_and_failed_tracks_in_sql(store: AnyStore) -> None:
     """`moodtape jobs` reads these: due, waiting for a retry, and failed tracks, without loading every row."""
     ids = [(await store.add_track(NewTrack(title=f"t{i}", source_kind="file", source=f"/m/{i}.mp3",
                                            content_hash=f"h{i}")))[0] for i in range(5)]
