@@ -40,7 +40,7 @@ class Settings(BaseSettings):
                     "instead of the SQLite file, so bots and GPU workers on several hosts share one catalogue.",
     )
     pg_ef_search: int = Field(
-        default=200, ge=1, le=1000,
+        default=500, ge=1, le=1000,
         description="PostgreSQL only: HNSW candidates per search (pgvector's hnsw.ef_search). Higher: better "
                     "recall, slower searches; a search-time knob, no rebuild needed.",
     )

@@ -42,9 +42,11 @@ from moodtape.training.bench_knn import (
 
 __all__ = ["bench_knn_postgres"]
 
-_EF_SWEEP = (40, 100, 200, 400, 800, 1000)
+_EF_SWEEP = (40, 100, 200, 400, 500, 600, 800, 1000)
 #: Memory for the index build: pgvector builds far faster while the graph fits (1M x 128-d: about 1 GB).
 _BUILD_MEMORY = "2GB"
+#: shared_buffers of the server the bench starts itself: room for a million vectors' index (about 1 GB).
+_SHARED_BUFFERS = "2GB"
 
 
 def bench_knn_postgres(n: int = 100_000, dim: int = 128, k: int = 10, queries: int = 100, seed: int = 0,
@@ -98,10 +100,24 @@ def _server(url: str | None) -> Iterator[str]:
     folder = Path(tempfile.mkdtemp(prefix="moodtape-bench-pg-"))
     server = pgserver.get_server(folder / "data", cleanup_mode="delete")
     try:
+        _give_memory(server)
         yield server.get_uri()
     finally:
         server.cleanup()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _give_memory(server: Any) -> None:
+    """Size the throwaway server as pgvector asks (the index in `shared_buffers`; the packaged default is
+    128 MB, which makes every search at a million vectors read index pages through the OS): ALTER SYSTEM and
+    a restart through pgserver's own pg_ctl wrapper.  A server named by URL is left as its operator set it;
+    `server.shared_buffers` in the output says what a run had."""
+    import psycopg
+    from pgserver._commands import pg_ctl  # pgserver has no public restart; its wrapper handles the user
+
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"ALTER SYSTEM SET shared_buffers = '{_SHARED_BUFFERS}'")
+    pg_ctl(["-w", "restart"], pgdata=server.pgdata, user=server.system_user, timeout=60)
 
 
 async def _pgvector(url: str, kind: str, data: np.ndarray, probe: np.ndarray, k: int, truth: list[list[int]],
@@ -159,9 +175,11 @@ async def _load(url: str, kind: str, data: np.ndarray) -> tuple[float, int, dict
         build_s = time.perf_counter() - began
         size = (await (await conn.execute("SELECT pg_relation_size(%s)", (f"vec_{kind}_hnsw",))).fetchone())[0]
         server = (await (await conn.execute("SHOW server_version")).fetchone())[0]
+        buffers = (await (await conn.execute("SHOW shared_buffers")).fetchone())[0]
         vector = (await (await conn.execute(
             "SELECT extversion FROM pg_extension WHERE extname = 'vector'")).fetchone())[0]
-    return build_s, int(size), {"postgresql": server, "pgvector": vector, "index": definition}
+    return build_s, int(size), {"postgresql": server, "pgvector": vector, "shared_buffers": buffers,
+                                "index": definition}
 
 
 async def _ef_sweep(url: str, kind: str, probe: np.ndarray, k: int, truth: list[list[int]]) -> list[dict[str, Any]]:

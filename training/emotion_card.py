@@ -85,7 +85,7 @@ def model_card(result: dict[str, Any], config: TrainConfig) -> str:
         licences = [train_fmt.licence]
     lines = [
         f"# {config.name}", "",
-        "Emotion classifier for Moodtape (`core.emotion.EmotionClassifier` loads this folder).", "",
+        "Emotion classifier for Moodtape (`moodtape.core.mood.EmotionClassifier` loads this folder).", "",
         f"- **Labels** ({len(result['labels'])}): {', '.join(result['labels'])}",
         f"- **Base model**: {base_line}",
         f"- **Method**: {method_line}",

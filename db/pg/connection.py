@@ -37,11 +37,11 @@ __all__ = ["DEFAULT_EF_SEARCH", "NOTIFY_CHANNEL", "NOW", "PgDatabase", "Row"]
 NOW = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 #: HNSW candidates per search (`hnsw.ef_search`; also the most rows one index scan returns before filters).
-#: Measured with the schema's build parameters (pgvector defaults m = 16, ef_construction = 64) on `moodtape
-#: bench knn`'s clustered 128-d data, 100k vectors, 200 probes, 2 busy cores: recall@10 0.815 / 0.915 /
-#: 0.995 / 1.000 at 40 / 100 / 200 / 400, median 1.4 / 1.4 / 3.1 / 4.6 ms.  Recall falls as the table
-#: grows, so 200 is the default; at 1M it is still to be measured (raise MOODTAPE_PG_EF_SEARCH if needed).
-DEFAULT_EF_SEARCH = 200
+#: Measured with the schema's build parameters (m = 32, ef_construction = 128) by `moodtape bench knn --backend
+#: postgres --n 1000000` (clustered 128-d data, 200 probes, 2 cores, shared_buffers 2GB): recall@10 0.857 /
+#: 0.948 / 0.983 at 200 / 400 / 800, median 4.1 / 5.9 / 15.3 ms; at 100k every value from 200 up reaches 1.0.
+#: 500 sits between the last two (README "Measured"); MOODTAPE_PG_EF_SEARCH moves it (pgvector caps it at 1000).
+DEFAULT_EF_SEARCH = 500
 
 #: Channel of the NOTIFY sent (by triggers, see migration 0001) when a job is queued or a track is pending.
 NOTIFY_CHANNEL = "moodtape_work"

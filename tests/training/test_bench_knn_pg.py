@@ -22,7 +22,7 @@ def test_bench_knn_postgres_reports_pgvector_beside_the_exact_methods(
         assert {"p50_ms", "p99_ms", "recall_at_10", "build_s", "bytes"} <= set(result[method]), method
     assert result["numpy"]["recall_at_10"] == 1.0 and result["sqlite_vec"]["recall_at_10"] == 1.0
     assert result["pgvector"]["recall_at_10"] >= 0.9 and result["pgvector"]["bytes"] > 0
-    assert [row["ef_search"] for row in result["pgvector_ef_sweep"]] == [40, 100, 200, 400, 800, 1000]
+    assert [row["ef_search"] for row in result["pgvector_ef_sweep"]] == [40, 100, 200, 400, 500, 600, 800, 1000]
     assert result["server"]["pgvector"] >= "0.5"  # HNSW
     with psycopg.connect(pg_server.url) as conn:
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'moodtape_bench_%'").fetchone()
