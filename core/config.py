@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     default_k: int = Field(default=5, ge=1, le=100)
     weight_audio: float = Field(default=0.6, ge=0, description="Weight of audio similarity in `similar`.")
     weight_cf: float = Field(default=0.4, ge=0, description="Weight of collaborative similarity in `similar`.")
+    taste_half_life_days: float = Field(
+        default=30.0, gt=0,
+        description="A 👍/👎 moves that person's later answers with weight 0.5 ** (age in days / this): "
+                    "a month-old vote counts half.",
+    )
 
     # --- network -------------------------------------------------------------------------------------------
     allow_private_networks: bool = Field(
@@ -90,6 +95,8 @@ class Settings(BaseSettings):
     )
     download_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     download_timeout_s: float = Field(default=60.0, gt=0)
+    max_tracks_per_link: int = Field(default=200, ge=1, le=10_000,
+                                     description="Most tracks one playlist or album link adds.")
     max_redirects: int = Field(default=5, ge=0, le=20, description="Redirect hops followed (each one re-checked).")
     deezer_api_url: str = Field(default="https://api.deezer.com", description="Deezer public API root.")
     spotify_oembed_url: str = Field(default="https://open.spotify.com/oembed", description="Spotify oEmbed API.")

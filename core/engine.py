@@ -22,28 +22,46 @@ from typing import Any, Literal
 
 from moodtape.core import demo
 from moodtape.core.audio.decode import AudioError, printable
+from moodtape.core.audio.sources import file_hash
 from moodtape.core.config import Settings
 from moodtape.core.device import resolve_device
 from moodtape.core.errors import QueryError, StorageError, UserError
 from moodtape.core.links.service import LinkAddResult, LinkService, looks_like_link
 from moodtape.core.mood.reader import MoodReader, MoodReading
+from moodtape.core.mood.room import RoomMoods, RoomResult
 from moodtape.core.mood.space import STRATEGIES
 from moodtape.core.pipeline.embedding import EmbedReport, TrackEmbedder, due_tracks, embed_tracks
-from moodtape.core.progress import Progress
 from moodtape.core.pipeline.importer import ImportReport, import_file
-from moodtape.core.audio.sources import file_hash
 from moodtape.core.pipeline.ingest import AddReport, add_files
-from moodtape.core.pipeline.link_batch import LinkReport
+from moodtape.core.pipeline.link_batch import LinkReport, OnTrack, add_link_batch
 from moodtape.core.pipeline.overview import JobsOverview, jobs_overview
 from moodtape.core.pipeline.retry import retry_later
 from moodtape.core.pipeline.worker import Worker
-from moodtape.core.recommend import continuation
+from moodtape.core.progress import Progress
+from moodtape.core.recommend import continuation, taste
 from moodtape.core.recommend.continuation import ContinueResult
 from moodtape.core.recommend.hybrid import has_own_music, similar_to_audio, similar_tracks
 from moodtape.core.recommend.mood_match import songs_for_mood
 from moodtape.core.recommend.similar import MAX_ID, existing_file, find_track, query_text
+from moodtape.core.recommend.title import (
+    MAX_TITLE_CHARS,
+    TitleIndexCache,
+    TitleResult,
+    mood_only,
+    mood_steers,
+    recommend_for_title,
+)
+from moodtape.core.results import (
+    Catalogue,
+    CatalogueStats,
+    ChatResult,
+    QueryMood,
+    RecommendedTrack,
+    SimilarQuery,
+    SimilarResult,
+)
 from moodtape.core.text import clean_text
-from moodtape.core.results import Catalogue, CatalogueStats, ChatResult, QueryMood, SimilarQuery, SimilarResult
+from moodtape.core.voice.result import VoiceResult
 from moodtape.db.models import Track
 from moodtape.db.open import open_store
 from moodtape.db.store import Store, StoreError
@@ -66,8 +84,12 @@ class Engine:
         self._mood_reader: MoodReader | None = None
         self._demo: Store | None = None
         self._links: LinkService | None = None
+        self._voice: Any = None  # core.voice.VoiceListener, made on the first voice note
         self._load_lock = asyncio.Lock()
         self._demo_lock = asyncio.Lock()  # concurrent first queries (a bot's updates) must build the demo once
+        self._titles = TitleIndexCache()  # playlist names -> tracks, rebuilt when the playlists change
+        #: The mood readings (never the texts) of recent messages per group chat or channel, for `/room`.
+        self.rooms = RoomMoods()
 
     @classmethod
     async def open(cls, settings: Settings) -> "Engine":
@@ -227,15 +249,12 @@ class Engine:
         return result
 
     async def add_links(self, urls: list[str], *, added_by: str | None = None, embed: bool = True,
-                        progress: Progress | None = None) -> LinkReport:
-        """Several links at once (`moodtape add URL...`): an unusable link is reported with the reason and
-        the others go on; with `embed`, the new pending tracks are embedded now, like files."""
-        report = LinkReport()
-        for url in urls:
-            try:
-                report.results.append(await self.links.add(self.store, url, added_by=added_by))
-            except UserError as exc:
-                report.failed.append((url, str(exc)))
+                        progress: Progress | None = None, on_track: OnTrack | None = None) -> LinkReport:
+        """Several links at once (`moodtape add URL...`, `/add`): an unusable link is reported with the reason
+        and the others go on; a playlist or album link adds its tracks (capped by `max_tracks_per_link`);
+        with `embed`, the new pending tracks are embedded now, like files."""
+        report = await add_link_batch(self.links, self.store, urls, added_by=added_by,
+                                      max_per_link=self.settings.max_tracks_per_link, on_track=on_track)
         wanted = report.pending_ids
         if not embed:
             if wanted:
@@ -275,21 +294,24 @@ class Engine:
         await store.add_feedback(track_id, user_ref, value, context)
 
     # ------------------------------------------------------------------ queries
-    async def similar(self, query: str, k: int | None = None, *, paths: bool = False) -> SimilarResult:
+    async def similar(self, query: str, k: int | None = None, *, paths: bool = False,
+                      user_ref: str | None = None) -> SimilarResult:
         """Songs like a catalogue track (id, "artist - title", title words), a link, or (`paths`) a file.
 
         Only the CLI passes `paths=True`: a stranger's chat message must never make the server open its files
         (without it the file system is not even looked at). Anything else is searched as text (`query_text`).
+        `user_ref`: the asking person, whose 👍/👎 re-rank the answer (`core.recommend.taste`); None: nobody's.
         """
         k = k or self.settings.default_k
         candidate = existing_file(query) if paths else None
         if candidate is not None:
-            return await self.similar_to_file(candidate, k)
+            return await self.similar_to_file(candidate, k, user_ref=user_ref)
         text = query_text(query)
         if looks_like_link(text):
-            return await self.similar_to_link(text, k)
+            return await self.similar_to_link(text, k, user_ref=user_ref)
         store, catalogue, track = await self._find_query_track(text)
-        return await self._similar_to_track(store, track, k, SimilarQuery("track", text, catalogue, track))
+        return await self._similar_to_track(store, track, k, SimilarQuery("track", text, catalogue, track),
+                                            user_ref=user_ref)
 
     async def _find_query_track(self, text: str) -> tuple[Store, Catalogue, Track]:
         """The catalogue track a query names, and the store and catalogue it is in.
@@ -312,7 +334,7 @@ class Engine:
             return store, catalogue, track
         return store, catalogue, await find_track(store, text)
 
-    async def similar_to_link(self, url: str, k: int | None = None) -> SimilarResult:
+    async def similar_to_link(self, url: str, k: int | None = None, *, user_ref: str | None = None) -> SimilarResult:
         """Songs like the track behind a link: the catalogue's copy when there is one, else its audio,
         downloaded and embedded on the fly and deleted right after."""
         k = k or self.settings.default_k
@@ -321,18 +343,19 @@ class Engine:
         known = await self.links.find_known(store, info)
         if known is not None and await store.get_vector("audio", known.id) is not None:
             query = SimilarQuery("link", url, catalogue, known, service=info.service)
-            return await self._similar_to_track(store, known, k, query)
+            return await self._similar_to_track(store, known, k, query, user_ref=user_ref)
         if not info.has_audio:
             alternative = await self.links.alternative(info)
             if alternative is None:
                 raise QueryError(f"\"{info.label}\": {info.note or 'no audio'}, and no other source has it")
             info = alternative
         async with self.links.audio(info) as path:
-            result = await self.similar_to_file(path, k, label=info.label)
+            result = await self.similar_to_file(path, k, label=info.label, user_ref=user_ref)
         query = dataclasses.replace(result.query, kind="link", text=url, service=info.service)
         return SimilarResult(query=query, tracks=result.tracks)
 
-    async def similar_to_file(self, path: Path, k: int | None = None, *, label: str | None = None) -> SimilarResult:
+    async def similar_to_file(self, path: Path, k: int | None = None, *, label: str | None = None,
+                              user_ref: str | None = None) -> SimilarResult:
         """Songs like an audio file that need not be in the catalogue (a shared clip, a voice note).
 
         The file is checked before anything reads it (a regular file under `max_file_bytes`: a FIFO or a
@@ -346,51 +369,136 @@ class Engine:
             text = label or printable(path)
             known = await store.find_by_hash(digest)
             if known is not None and known.status == "ready":
-                return await self._similar_to_track(store, known, k, SimilarQuery("file", text, catalogue, known))
+                return await self._similar_to_track(store, known, k, SimilarQuery("file", text, catalogue, known),
+                                                    user_ref=user_ref)
             embedder = await self.embedder()
             vectors = await asyncio.to_thread(embedder.embed_file, path)
         except AudioError as exc:
             raise UserError(f"{name}: {exc.reason}") from exc
-        tracks = await similar_to_audio(store, vectors.audio, vectors.audio_version, k,
-                                        weight_audio=self.settings.weight_audio, weight_cf=self.settings.weight_cf)
+        tracks = await taste.personalised(
+            store, user_ref, k, lambda n: similar_to_audio(store, vectors.audio, vectors.audio_version, n,
+                                                           weight_audio=self.settings.weight_audio,
+                                                           weight_cf=self.settings.weight_cf),
+            half_life_days=self.settings.taste_half_life_days)
         mood = QueryMood(valence=round(float(vectors.mood[0]), 3), arousal=round(float(vectors.mood[1]), 3),
                          description=vectors.mood_details.get("description"))
         return SimilarResult(query=SimilarQuery("file", text, catalogue, mood=mood), tracks=tracks)
 
-    async def similar_to_bytes(self, data: bytes | bytearray, k: int | None = None, *, label: str = "clip") -> SimilarResult:
+    async def similar_to_bytes(self, data: bytes | bytearray, k: int | None = None, *, label: str = "clip",
+                               user_ref: str | None = None) -> SimilarResult:
         """Like `similar_to_file` for audio a bot received in memory; the bytes are deleted right after."""
         suffix = Path(label).suffix or ".bin"
         with tempfile.TemporaryDirectory(prefix="moodtape-clip-") as folder:
             path = Path(folder) / f"clip{suffix}"
             await asyncio.to_thread(path.write_bytes, data)
-            return await self.similar_to_file(path, k, label=label)
+            return await self.similar_to_file(path, k, label=label, user_ref=user_ref)
 
-    async def _similar_to_track(self, store: Store, track: Track, k: int, query: SimilarQuery) -> SimilarResult:
-        tracks = await similar_tracks(store, track, k, weight_audio=self.settings.weight_audio,
-                                      weight_cf=self.settings.weight_cf)
+    async def voice(self, audio: bytes | bytearray | Path, k: int | None = None, strategy: str = "match", *,
+                    label: str | None = None, language: str | None = None, strict_language: bool = False,
+                    voice_note: bool = False, user_ref: str | None = None) -> VoiceResult:
+        """A voice note or a clip: speech is transcribed and its mood (nudged by prosody) gets songs; music
+        gets "songs like this" as `similar_to_file`.  `language` is a hint (a chat's language code) unless
+        `strict_language` (the CLI's explicit choice); `voice_note`: recorded as a voice note (a Telegram voice,
+        a Discord voice message, `chat --voice`), judged with the detector's speech-leaning threshold.  The work
+        is in `core.voice`; see its docstrings."""
+        from moodtape.core.voice import VoiceListener, nothing_heard, nudged_arousal
+
+        _check_strategy(strategy)
+        if not isinstance(audio, Path):
+            suffix = Path(label or "").suffix or ".bin"
+            with tempfile.TemporaryDirectory(prefix="moodtape-voice-") as folder:
+                path = Path(folder) / f"clip{suffix}"
+                await asyncio.to_thread(path.write_bytes, audio)
+                return await self.voice(path, k, strategy, label=label, language=language,
+                                        strict_language=strict_language, voice_note=voice_note, user_ref=user_ref)
+        name = label or printable(audio.name)
+        async with self._load_lock:
+            if self._voice is None:
+                self._voice = await asyncio.to_thread(VoiceListener, self.settings, self.device)
+        try:
+            heard = await asyncio.to_thread(self._voice.listen, audio, language, strict=strict_language, name=name,
+                                            voice_note=voice_note)
+        except AudioError as exc:
+            raise UserError(f"{name}: {exc.reason}") from exc
+        if heard.kind == "music":
+            return VoiceResult(heard, similar=await self.similar_to_file(audio, k, label=label, user_ref=user_ref))
+        assert heard.transcript is not None
+        if not heard.transcript.text:
+            raise nothing_heard(name, language or heard.transcript.language)
+        reading = await self.read_mood(heard.transcript.text)
+        nudged = dataclasses.replace(reading, arousal=nudged_arousal(reading.arousal, heard.prosody))
+        chat = await self.songs_for_reading(nudged, k, strategy, user_ref=user_ref)
+        return VoiceResult(heard, chat=chat, arousal_before_prosody=reading.arousal)
+
+    async def _similar_to_track(self, store: Store, track: Track, k: int, query: SimilarQuery, *,
+                                user_ref: str | None = None) -> SimilarResult:
+        tracks = await taste.personalised(
+            store, user_ref, k, lambda n: similar_tracks(store, track, n, weight_audio=self.settings.weight_audio,
+                                                         weight_cf=self.settings.weight_cf),
+            half_life_days=self.settings.taste_half_life_days)
         return SimilarResult(query=query, tracks=tracks)
 
-    async def continue_playlist(self, queries: list[str], k: int | None = None) -> ContinueResult:
+    async def continue_playlist(self, queries: list[str], k: int | None = None, *, user_ref: str | None = None
+                                ) -> ContinueResult:
         """Songs to extend a playlist from its seed songs (each an id, "artist - title" or title words)."""
         queries = [q for q in queries if q.strip()]
         if not queries:
             raise QueryError("give me at least one song to continue from")
         store, catalogue = await self.catalogue()
         seeds = list({t.id: t for t in [await find_track(store, q) for q in queries]}.values())
-        tracks = await continuation.continue_playlist(store, [t.id for t in seeds], k or self.settings.default_k)
+        seed_ids = [t.id for t in seeds]
+        tracks = await taste.personalised(
+            store, user_ref, k or self.settings.default_k,
+            lambda n: continuation.continue_playlist(store, seed_ids, n),
+            half_life_days=self.settings.taste_half_life_days, limit=continuation.MAX_K)
         return ContinueResult(seeds=seeds, tracks=tracks, catalogue=catalogue)
 
-    async def chat(self, text: str, k: int | None = None, strategy: str = "match") -> ChatResult:
-        """Read the mood of `text` and pick songs for it with `strategy` (match, lift, calm, energize)."""
+    async def continue_from_title(self, title: str, k: int | None = None) -> TitleResult:
+        """A playlist started from its name alone ("rainy day chill"): the songs of imported playlists named
+        like it, nudged by the mood of its words (`core.recommend.title`).  With no playlists imported, the
+        mood of the words alone answers, and the result says so."""
+        text = clean_text(title, MAX_TITLE_CHARS).strip()
+        if not text:
+            raise QueryError("give me a playlist title, e.g. \"rainy day chill\"")
+        k = k or self.settings.default_k
+        reading = await self.read_mood(text)
+        index = await self._titles.get(self.store)
+        if index.empty:
+            chat = await self.songs_for_reading(reading, k, "match")
+            return mood_only(text, reading, chat.tracks, chat.catalogue)
+        matched = (await songs_for_mood(self.store, reading.valence, reading.arousal, "match", max(k, 20))
+                   if mood_steers(reading) else [])
+        return await recommend_for_title(self.store, index, text, k, reading, matched)
+
+    async def chat(self, text: str, k: int | None = None, strategy: str = "match", *,
+                   user_ref: str | None = None) -> ChatResult:
+        """Read the mood of `text` and pick songs for it with `strategy` (match, lift, calm, energize);
+        `user_ref`: the asking person, whose 👍/👎 re-rank the songs (None: nobody's)."""
         _check_strategy(strategy)
-        return await self.songs_for_reading(await self.read_mood(text), k, strategy)
+        return await self.songs_for_reading(await self.read_mood(text), k, strategy, user_ref=user_ref)
 
     async def read_mood(self, text: str) -> MoodReading:
         """The first half of `chat`: the emotion model's reading of one message."""
         return (await (await self._reader()).aread([text]))[0]
 
-    async def songs_for_reading(self, reading: MoodReading, k: int | None = None, strategy: str = "match"
-                                ) -> ChatResult:
+    async def read_moods(self, texts: list[str]) -> list[MoodReading]:
+        """`read_mood` for many messages at once (batched through the model: a chat log, `moodtape room`)."""
+        return await (await self._reader()).aread(texts) if texts else []
+
+    def note_mood(self, room: str, person: str, reading: MoodReading) -> None:
+        """Remember a message's reading (not its text) in the window of `room` (a group chat or channel)."""
+        self.rooms.note(room, person, reading)
+
+    async def room_songs(self, room: str, k: int | None = None, strategy: str = "match") -> RoomResult | None:
+        """Songs for the mood of everyone read recently in `room`; None when nobody there was read yet."""
+        _check_strategy(strategy)
+        mood = self.rooms.mood(room)
+        if mood is None:
+            return None
+        return RoomResult(chat=await self.songs_for_reading(mood.reading, k, strategy), room=mood)
+
+    async def songs_for_reading(self, reading: MoodReading, k: int | None = None, strategy: str = "match", *,
+                                user_ref: str | None = None) -> ChatResult:
         """The second half of `chat`: songs for a reading, from the database or, while it has no song with a
         mood, the demo.
 
@@ -401,12 +509,30 @@ class Engine:
         _check_strategy(strategy)
         k = k or self.settings.default_k
         if self.settings.demo == "auto":
-            tracks = await songs_for_mood(self.store, reading.valence, reading.arousal, strategy, k)
+            tracks = await self._mood_songs(self.store, reading, strategy, k, user_ref)
             if tracks:
                 return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue="database")
         store, catalogue = await self.catalogue("mood")
-        tracks = await songs_for_mood(store, reading.valence, reading.arousal, strategy, k)
+        tracks = await self._mood_songs(store, reading, strategy, k, user_ref)
         return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue=catalogue)
+
+    async def _mood_songs(self, store: Store, reading: MoodReading, strategy: str, k: int, user_ref: str | None
+                          ) -> list[RecommendedTrack]:
+        """`songs_for_mood`, re-ranked by the person's taste; a path (lift, calm, energize) keeps its order."""
+        return await taste.personalised(
+            store, user_ref, k, lambda n: songs_for_mood(store, reading.valence, reading.arousal, strategy, n),
+            half_life_days=self.settings.taste_half_life_days, keep_order=strategy != "match")
+
+    async def forget(self, user_ref: str) -> tuple[int, int]:
+        """Delete a person's 👍/👎 (/forget) in the database and the demo catalogue; (👍, 👎) deleted.
+
+        Their answers are then what anybody's are, and the next collaborative refresh no longer sees the votes.
+        """
+        liked, disliked = await self.store.forget_feedback(user_ref)
+        if self._demo is not None or demo.demo_path(self.settings.db_path).exists():
+            demo_liked, demo_disliked = await (await self._demo_store()).forget_feedback(user_ref)
+            liked, disliked = liked + demo_liked, disliked + demo_disliked
+        return liked, disliked
 
     async def strategy_for(self, user_ref: str) -> str:
         """The strategy a chat user chose with /strategy (default `match`); kept in the database."""
@@ -416,6 +542,19 @@ class Engine:
     async def set_strategy(self, user_ref: str, strategy: str) -> None:
         _check_strategy(strategy)
         await self.store.set_pref(user_ref, "strategy", strategy)
+
+    async def picture_for(self, user_ref: str) -> bool:
+        """Whether a person asked for a picture of the mood with their answers (off unless they turned it on)."""
+        return await self.store.get_pref(user_ref, "picture") == "on"
+
+    async def set_picture(self, user_ref: str, on: bool) -> None:
+        """Turn the picture of the mood on or off for one person (a sibling of the strategy preference)."""
+        await self.store.set_pref(user_ref, "picture", "on" if on else "off")
+
+    async def suggest_tracks(self, text: str, limit: int = 25) -> list[Track]:
+        """Songs whose title, artist or album contains `text`, from the catalogue queries use (autocomplete)."""
+        store, _ = await self.catalogue()
+        return await store.search_tracks(text[:200], limit=limit, statuses=("ready",))
 
     async def stats(self) -> CatalogueStats:
         queries_use = (await self.catalogue())[1]

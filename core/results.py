@@ -28,6 +28,10 @@ class RecommendedTrack:
     reason: str
     valence: float | None = None
     arousal: float | None = None
+    # what a saved playlist needs (`core.playlist_files`); not part of the `--json` form
+    duration_s: float | None = None
+    source_kind: str | None = None
+    external_id: str | None = None
 
     @classmethod
     def from_track(cls, track: Track, score: float, reason: str, mood: tuple[float, float] | None = None
@@ -37,6 +41,7 @@ class RecommendedTrack:
             score=round(float(score), 4), reason=reason,
             valence=None if mood is None else round(float(mood[0]), 3),
             arousal=None if mood is None else round(float(mood[1]), 3),
+            duration_s=track.duration_s, source_kind=track.source_kind, external_id=track.external_id,
         )
 
     @property
@@ -107,6 +112,19 @@ class ChatResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"mood": self.mood.to_json(), "strategy": self.strategy, "tracks": [t.to_json() for t in self.tracks]}
+
+    @property
+    def path(self) -> list[tuple[float, float]]:
+        """The target points the strategy walked for these songs, in playing order (`match`: one point).
+
+        Derived rather than stored (the same `strategy_targets` the search used, one per song), so every
+        way of building a result carries it; the picture of the mood draws it.
+        """
+        from moodtape.core.mood.space import strategy_targets
+
+        if self.strategy == "match" or not self.tracks:
+            return [(self.mood.valence, self.mood.arousal)]
+        return strategy_targets(self.mood.valence, self.mood.arousal, self.strategy, len(self.tracks))
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,17 @@ class Playlists(Database):
         rows = await self._fetchall("SELECT playlist_id, track_id FROM playlist_tracks ORDER BY playlist_id, position")
         return [(int(r[0]), int(r[1])) for r in rows]
 
+    async def playlist_names(self) -> list[tuple[int, str]]:
+        """Every playlist as (id, name), by id: what a title is matched against (`core.recommend.title`)."""
+        rows = await self._fetchall("SELECT id, name FROM playlists ORDER BY id")
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def playlist_stamp(self) -> tuple[int, int]:
+        """(count, largest id) of the playlists: changes whenever playlists are added or deleted, so a cache
+        built from them (the title index) knows when to rebuild, at the cost of one indexed query."""
+        row = await self._fetchone("SELECT count(*), coalesce(max(id), 0) FROM playlists")
+        return int(row[0]), int(row[1])
+
     async def add_feedback(
         self, track_id: int, user_ref: str, value: int, context: dict[str, Any] | None = None
     ) -> bool:
@@ -71,3 +82,22 @@ class Playlists(Database):
         """Every vote as (track id, user ref, +1/-1), oldest first."""
         rows = await self._fetchall("SELECT track_id, user_ref, value FROM feedback ORDER BY id")
         return [(int(r[0]), r[1], int(r[2])) for r in rows]
+
+    async def feedback_of(self, user_ref: str, limit: int = 500) -> list[tuple[int, int, str]]:
+        """One person's latest votes as (track id, +1/-1, created_at "YYYY-MM-DDTHH:MM:SSZ"), newest first.
+
+        What a taste profile reads on each answer: `limit` keeps that one read small for a prolific voter.
+        """
+        rows = await self._fetchall(
+            "SELECT track_id, value, created_at FROM feedback WHERE user_ref = ? ORDER BY created_at DESC, id DESC "
+            "LIMIT ?", (user_ref, limit))
+        return [(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    async def forget_feedback(self, user_ref: str) -> tuple[int, int]:
+        """Delete every vote of one person (/forget); returns how many (👍, 👎) were deleted."""
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "SELECT value, count(*) FROM feedback WHERE user_ref = ? GROUP BY value", (user_ref,))
+            counts = {int(r[0]): int(r[1]) for r in await cursor.fetchall()}
+            await conn.execute("DELETE FROM feedback WHERE user_ref = ?", (user_ref,))
+        return counts.get(1, 0), counts.get(-1, 0)

@@ -26,19 +26,17 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
-from tqdm import tqdm
-
 from moodtape.core.errors import UserError
 from moodtape.db.store import Store
 from moodtape.training.bench_knn import (
     _VERSION,
     _kind_of,
     _summary,
-    _timed,
     clustered_vectors,
     numpy_exact,
     sqlite_vec_exact,
 )
+from tqdm import tqdm
 
 __all__ = ["bench_knn_postgres"]
 
@@ -123,7 +121,6 @@ def _give_memory(server: Any) -> None:
 async def _pgvector(url: str, kind: str, data: np.ndarray, probe: np.ndarray, k: int, truth: list[list[int]],
                     ef_search: int | None) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     import psycopg
-
     from moodtape.db.pg.store import PgStore
 
     name = f"moodtape_bench_{secrets.token_hex(4)}"

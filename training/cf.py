@@ -31,8 +31,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-
-from moodtape.core.cf.als import fit_als
+from moodtape.core.cf.als import ALSModel, fit_als
 from moodtape.core.cf.dae import fit_dae
 from moodtape.core.cf.itemknn import ItemKNN
 from moodtape.core.cf.matrix import from_playlists
@@ -40,16 +39,22 @@ from moodtape.core.errors import UserError
 from moodtape.core.pipeline.importer import read_mpd
 from moodtape.core.text import match_key
 from moodtape.core.vectors import unit
+from moodtape.training.als_numpy import fit_als_numpy
 from moodtape.training.cf_metrics import clicks, ndcg, r_precision
 
 Progress = Callable[[int, int, str], None]
 
-METHODS = ("popularity", "itemknn", "itemknn:vectors", "als", "als:vectors", "dae", "dae:vectors")
+METHODS = ("popularity", "itemknn", "itemknn:vectors", "als", "als:vectors", "als-numpy", "als-numpy:vectors", "dae",
+           "dae:vectors")
+#: What runs when no --methods is given: the numpy ALS is a reference, asked for by name.
+DEFAULT_METHODS = tuple(m for m in METHODS if not m.startswith("als-numpy"))
 
 #: Defaults chosen on a validation split carved from the training part (see README / report).
 DEFAULT_PARAMS: dict[str, dict[str, float]] = {
     "itemknn": {"alpha": 1.0},
     "als": {"factors": 64, "regularization": 30.0, "alpha": 40.0, "iterations": 15},
+    # the hand-written numpy solver the engine used before `implicit`: the reference for side-by-side runs
+    "als-numpy": {"factors": 64, "regularization": 30.0, "alpha": 40.0, "iterations": 15},
     "dae": {"dims": 64, "dropout": 0.8, "masked_weight": 20.0, "epochs": 30, "lr": 2e-3, "batch_size": 128,
             "sampled": 16384, "threads": 1},
 }
@@ -191,16 +196,18 @@ def build_scorers(
             costs["itemknn:vectors"] = {"fit_s": usage.seconds, "fit_peak_mb": usage.peak_mb,
                                         "version": knn.version + "-puresvd64"}
             scorers["itemknn:vectors"] = vector_scorer(vectors)
-    if "als" in wanted:
-        p = params["als"]
+    for name, fit in (("als", fit_als), ("als-numpy", fit_als_numpy)):
+        if name not in wanted:
+            continue
+        p = params[name]
         with measure() as usage:
-            als = fit_als(matrix, factors=int(p["factors"]), regularization=float(p["regularization"]),
-                          alpha=float(p["alpha"]), iterations=int(p["iterations"]), seed=seed,
-                          progress=(lambda i, n: progress(i, n, "als")) if progress else None)
-        costs["als"] = {"fit_s": usage.seconds, "fit_peak_mb": usage.peak_mb, "version": als.version}
-        scorers["als"] = als.score
-        costs["als:vectors"] = costs["als"]
-        scorers["als:vectors"] = vector_scorer(als.item_vectors())
+            als: ALSModel = fit(matrix, factors=int(p["factors"]), regularization=float(p["regularization"]),
+                                alpha=float(p["alpha"]), iterations=int(p["iterations"]), seed=seed,
+                                progress=(lambda i, n, name=name: progress(i, n, name)) if progress else None)
+        costs[name] = {"fit_s": usage.seconds, "fit_peak_mb": usage.peak_mb, "version": als.version}
+        scorers[name] = als.score
+        costs[f"{name}:vectors"] = costs[name]
+        scorers[f"{name}:vectors"] = vector_scorer(als.item_vectors())
     if "dae" in wanted:
         p = params["dae"]
         with measure() as usage:
@@ -257,7 +264,7 @@ def evaluate_continuation(
     *,
     n_seeds: int = 5,
     n_recommendations: int = 500,
-    methods: Sequence[str] = METHODS,
+    methods: Sequence[str] = DEFAULT_METHODS,
     params: dict[str, dict[str, float]] | None = None,
     fraction: float = 1.0,
     seed: int = 0,

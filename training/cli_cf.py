@@ -38,7 +38,8 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     cont.add_argument("--seeds", type=int, default=5, help="tracks given per test playlist (default 5)")
     cont.add_argument("--methods", default=None,
                       help="comma-separated subset of popularity,itemknn,itemknn:vectors,als,als:vectors,dae,"
-                           "dae:vectors (default: all)")
+                           "dae:vectors (default: all of these), or als-numpy,als-numpy:vectors (the former "
+                           "hand-written ALS, to compare with `implicit`'s in one run)")
     cont.add_argument("--param", action="append", default=[], metavar="GROUP.NAME=VALUE",
                       help="override a hyper-parameter, e.g. als.alpha=40 or dae.epochs=10 (repeatable)")
     cont.add_argument("--fraction", type=float, default=1.0,
@@ -108,7 +109,7 @@ async def _train_cf(args: argparse.Namespace, settings: Settings) -> int:
 
 def _eval_continuation(args: argparse.Namespace, settings: Settings) -> int:
     from moodtape.core.errors import UserError
-    from moodtape.training.cf import METHODS, evaluate_continuation, parse_params, split_mpd
+    from moodtape.training.cf import DEFAULT_METHODS, evaluate_continuation, parse_params, split_mpd
 
     if args.split is not None:
         if args.out is None:
@@ -116,7 +117,7 @@ def _eval_continuation(args: argparse.Namespace, settings: Settings) -> int:
         return _emit(split_mpd(args.split, args.out, test_fraction=args.test_fraction, seed=args.seed), args.json)
     if args.train is None or args.test is None:
         raise UserError("give --train FILE and --test FILE (or --split FILE --out DIR to make them)")
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(METHODS)
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(DEFAULT_METHODS)
     bars = _PhaseBars()
     try:
         result = evaluate_continuation(

@@ -25,6 +25,10 @@ CLI_MODULES = [
     "moodtape.training.bench_bots",  # `bench bots`: its parser block is `add_commands` there
     "moodtape.training.bench_chat",  # `bench chat`: its parser block is `add_commands` there
     "moodtape.training.bench_import",  # `bench import`: time and peak memory of `moodtape import`
+    "moodtape.training.bench_picture",  # `bench picture`: drawing the picture of the mood (median, p99)
+    "moodtape.training.cli_voice",  # `train voice` (speech/music detector), `eval voice` (WER, mood agreement)
+    "moodtape.training.eval_title",  # `eval title`: a playlist from its name alone vs popularity
+    "moodtape.training.eval_taste",  # `eval taste`: simulated listeners who 👎 one genre
 ]
 
 #: Verb -> the attribute naming which of its commands was chosen.

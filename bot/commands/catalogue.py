@@ -37,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     imp = sub.add_parser(
         "import", help="import a metadata-only catalogue or playlists",
-        description="FILE is a Spotify Million Playlist Dataset slice (JSON, optionally gzipped) or a CSV with "
+        description="FILE is a Spotify Million Playlist Dataset slice (JSON, optionally gzipped), a JSPF "
+                    "playlist (what `moodtape export` and ListenBrainz write) or a CSV with "
                     "columns title (required), artist, album, duration_s, url, external_id, licence, and "
                     "optionally playlist + position. Tracks are matched to the catalogue by normalised "
                     "artist + title; re-importing changes nothing.",

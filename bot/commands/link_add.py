@@ -9,6 +9,11 @@ from moodtape.core.pipeline.link_batch import LinkReport
 
 
 def print_links(report: LinkReport) -> None:
+    for collection in report.collections:
+        line = f"{collection.service} {collection.kind} \"{collection.title}\": {len(collection.tracks)} track(s)"
+        if collection.capped:
+            line += f" (the first {len(collection.tracks)} of {collection.total}: MOODTAPE_MAX_TRACKS_PER_LINK)"
+        print(line)
     for result in report.results:
         status, error = report.state(result)
         line = f"#{result.track_id} {result.label} [{result.service}]: {result.message}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from moodtape.bot.commands.common import add_k_option, checked_k, engine_for, print_json
+from moodtape.bot.commands.forget import add_user_option
 from moodtape.bot.render import similar_text
 from moodtape.core.config import Settings
 
@@ -19,13 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("query", nargs="+", help="track id, \"artist - title\", title words, an audio file or a link")
     add_k_option(parser, default=None, shown=5)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    add_user_option(parser)
     parser.set_defaults(handler=run)
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     k = checked_k(args.k, 100)
     async with engine_for(settings) as engine:
-        result = await engine.similar(" ".join(args.query), k, paths=True)  # an admin's own files
+        result = await engine.similar(" ".join(args.query), k, paths=True,  # an admin's own files
+                                      user_ref=args.user)
     if args.json:
         print_json(result.to_json())
     else:

@@ -16,11 +16,12 @@ import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
-
 from moodtape.bot.discord import render
 from moodtape.bot.discord.buttons import FeedbackButton, reaches_a_button
 from moodtape.bot.discord.commands import MoodtapeCommands
+from moodtape.bot.discord.conventions import songs_like_this_menu
 from moodtape.bot.discord.replies import RECEIVED, report_failure, since, tell_privately
+from moodtape.bot.discord.translate import KoreanTranslator
 from moodtape.bot.ops.metrics import record
 from moodtape.bot.shared.request_ids import start_request
 from moodtape.bot.shared.tokens import DISCORD_PORTAL, bot_token
@@ -72,6 +73,9 @@ class MoodtapeBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(MoodtapeCommands(self, self.engine, self.settings))
+        self.tree.add_command(songs_like_this_menu(self.engine, self.settings.max_file_bytes,
+                                                   min(self.settings.default_k, render.MAX_SONGS)))
+        await self.tree.set_translator(KoreanTranslator())  # Korean names/descriptions, applied at sync
         # Buttons of every message ever sent are routed by their custom_id pattern, not by a stored view.
         self.add_dynamic_items(FeedbackButton)
         if self.sync_commands:

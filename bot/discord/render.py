@@ -13,13 +13,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import discord
-
 from moodtape.bot.render import STRATEGY_HEADINGS, mood_summary
+
 # Re-exported: the tests compare replies with APOLOGY; the bot answers buttons it does not make with STALE_BUTTON.
 from moodtape.bot.shared.errors import APOLOGY, STALE_BUTTON  # noqa: F401
 from moodtape.bot.shared.formatting import similar_heading
 from moodtape.bot.shared.help import COMMANDS
+from moodtape.bot.shared.room import ROOM_HEADINGS, read_from
+from moodtape.bot.shared.taste import FORGET_HELP
 from moodtape.core.mood.space import STRATEGIES, STRATEGY_HELP, describe
+from moodtape.core.recommend.title import TitleResult
 from moodtape.core.results import RecommendedTrack, SimilarResult
 
 #: Songs per Discord reply: two feedback buttons each, four buttons per row, five rows at most.
@@ -110,6 +113,37 @@ def mood_embed(result: Any) -> discord.Embed:
     return embed
 
 
+def voice_embed(result: Any) -> discord.Embed:
+    """The reply to a voice message (`core.voice.VoiceResult`): "I heard: '...'" above the mood reply, or,
+    for music, the usual songs-like embed."""
+    from moodtape.bot.shared.voice import heard_line, prosody_note
+
+    if result.chat is None:
+        return similar_embed(result.similar)
+    embed = mood_embed(result.chat)
+    note = prosody_note(result)
+    head = f"🎙 {discord.utils.escape_markdown(heard_line(result))}" + (f"\n*({note})*" if note else "")
+    embed.description = clip(head + "\n" + (embed.description or ""), DESCRIPTION_LIMIT)
+    return embed
+
+
+def room_embed(result: Any) -> discord.Embed:
+    """The reply to /room (`result`: a `core.mood.room.RoomResult`): how many people were read, the songs."""
+    chat, mood = result.chat, result.chat.mood
+    lines = [
+        f"**{read_from(result.room)}.**",
+        f"The room feels {describe(mood.valence, mood.arousal)}: {mood_summary(mood)}",
+        f"(valence {mood.valence:+.2f}, arousal {mood.arousal:+.2f})",
+    ]
+    if not chat.tracks:
+        lines.append("I have no songs with a mood yet.")
+    embed = discord.Embed(title=ROOM_HEADINGS[chat.strategy], description=clip("\n".join(lines), DESCRIPTION_LIMIT),
+                          colour=MOOD_COLOUR)
+    add_tracks(embed, chat.tracks)
+    _footer(embed, chat.catalogue, bool(chat.tracks))
+    return embed
+
+
 def similar_embed(result: SimilarResult) -> discord.Embed:
     heading = similar_heading(result)
     if heading.track_id is not None:
@@ -123,6 +157,18 @@ def similar_embed(result: SimilarResult) -> discord.Embed:
     embed = discord.Embed(title=clip(title, TITLE_LIMIT), description=description, colour=SIMILAR_COLOUR)
     add_tracks(embed, result.tracks)
     _footer(embed, heading.catalogue, bool(result.tracks))
+    return embed
+
+
+def title_embed(result: TitleResult) -> discord.Embed:
+    """`/continue title:...`: a playlist started from its name; the description says what the songs rest on."""
+    description = sentence(result.note) + "."
+    if not result.tracks:
+        description += "\nNothing to put in it from this catalogue yet."
+    embed = discord.Embed(title=clip(f"A playlist called “{result.title}”", TITLE_LIMIT),
+                          description=description, colour=SIMILAR_COLOUR)
+    add_tracks(embed, result.tracks)
+    _footer(embed, result.catalogue, bool(result.tracks))
     return embed
 
 
@@ -141,6 +187,7 @@ def help_embed(admin_role: str | None) -> discord.Embed:
     lines = [f"**/{command.name}**: {command.description}" for command in COMMANDS]
     lines.append("")
     lines.append("You can also mention me with how you feel, or write to me in a DM: I read it as a mood.")
+    lines.append(FORGET_HELP)
     strategies = "; ".join(f"**{name}**: {STRATEGY_HELP[name]}" for name in STRATEGIES)
     lines.append(f"Strategies: {strategies}.")
     who = f"the “{admin_role}” role or " if admin_role else ""

@@ -21,7 +21,10 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("mood", "tell me how you feel, get songs for it"),
     Command("similar", "songs like a track, a link or an audio file"),
-    Command("strategy", "match, lift, calm or energize your mood"),
+    Command("continue", "start a playlist from a title, e.g. rainy day chill"),
+    Command("strategy", "match, lift, calm or energize your mood; a picture of it on or off"),
+    Command("room", "songs for the mood of this group or channel (or lift, calm, energize it)"),
+    Command("forget", "forget your 👍/👎 (your answers stop leaning on them)"),
     Command("add", "add a song by link (admins only)"),
     Command("help", "what I can do"),
 )

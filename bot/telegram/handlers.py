@@ -17,26 +17,17 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
-from telegram import Message, Update
-from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationHandlerStop,
-    CallbackQueryHandler,
-    CommandHandler,
-    ContextTypes,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
-
 from moodtape.bot.ops.metrics import observe
 from moodtape.bot.shared.admin import require_admin
 from moodtape.bot.shared.audio import looks_like_audio, read_audio, too_big
 from moodtape.bot.shared.errors import user_message
+from moodtape.bot.shared.link_progress import LinkProgress, batch_summary
+from moodtape.bot.shared.picture import PICTURE_CAPTION, PICTURE_NAME, picture_png, picture_switch
+from moodtape.bot.shared.room import ROOM_PRIVATE, no_readings, room_strategy, telegram_room
+from moodtape.bot.shared.taste import forget_text
 from moodtape.bot.shared.throttle import Throttle
 from moodtape.bot.telegram import render
+from moodtape.bot.telegram.inline import InlineSongs
 from moodtape.bot.telegram.messages import (
     Answer,
     addressed,
@@ -51,6 +42,21 @@ from moodtape.core.config import Settings
 from moodtape.core.engine import Engine
 from moodtape.core.errors import UserError
 from moodtape.core.mood.space import STRATEGIES
+from moodtape.core.voice.asr import language_hint
+from telegram import Message, Update
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
 
 __all__ = ["TelegramFrontEnd", "user_ref"]
 
@@ -68,6 +74,11 @@ MAX_K = 10
 def user_ref(user_id: int) -> str:
     """How the engine and the database name a Telegram user (strategy preference, feedback)."""
     return f"tg:{user_id}"
+
+
+def _ref_of(update: Update) -> str | None:
+    """The asker's ref, whose 👍/👎 shape the answer; None for a post without a sender (a channel's)."""
+    return user_ref(update.effective_user.id) if update.effective_user is not None else None
 
 
 class _AudioDocument(filters.MessageFilter):
@@ -98,15 +109,22 @@ class TelegramFrontEnd:
         application.add_handler(TypeHandler(Update, self.stop_if_throttled), group=-1)
         only_new = filters.UpdateType.MESSAGE  # edits of old messages are not new requests
         timed = self._timed
-        application.add_handler(CommandHandler(["start", "help"], timed("help", self.on_help), filters=only_new))
+        application.add_handler(CommandHandler("start", timed("start", self.on_start), filters=only_new))
+        application.add_handler(CommandHandler("help", timed("help", self.on_help), filters=only_new))
+        application.add_handler(InlineQueryHandler(timed("inline", InlineSongs(self.engine).answer)))
         application.add_handler(CommandHandler("mood", timed("mood", self.on_mood), filters=only_new))
         application.add_handler(CommandHandler("similar", timed("similar", self.on_similar), filters=only_new))
+        application.add_handler(CommandHandler("continue", timed("continue", self.on_continue), filters=only_new))
         application.add_handler(CommandHandler("add", timed("add", self.on_add), filters=only_new))
         application.add_handler(CommandHandler("strategy", timed("strategy", self.on_strategy), filters=only_new))
+        application.add_handler(CommandHandler("forget", timed("forget", self.on_forget), filters=only_new))
+        application.add_handler(CommandHandler("room", timed("room", self.on_room), filters=only_new))
         feedback, strategy = rf"^{render.FEEDBACK_PREFIX}:", rf"^{render.STRATEGY_PREFIX}:"
         application.add_handler(CallbackQueryHandler(timed("feedback", self.on_feedback), pattern=feedback))
         application.add_handler(CallbackQueryHandler(timed("strategy_button", self.on_strategy_button),
                                                      pattern=strategy))
+        application.add_handler(CallbackQueryHandler(timed("picture_button", self.on_picture_button),
+                                                     pattern=rf"^{render.PICTURE_PREFIX}:"))
         application.add_handler(CallbackQueryHandler(timed("stale_button", self.on_stale_button)))
         audio = filters.AUDIO | filters.VOICE | _AudioDocument()
         application.add_handler(MessageHandler(only_new & audio, timed("audio", self.on_audio)))
@@ -132,6 +150,7 @@ class TelegramFrontEnd:
         """Publish the command menu; a failure here is cosmetic, so it is logged and the bot runs on."""
         try:
             await application.bot.set_my_commands(render.bot_commands())
+            await application.bot.set_my_commands(render.bot_commands("ko"), language_code="ko")
         except TelegramError as exc:
             log.warning("could not set the Telegram command menu: %s", exc)
         log.info("Telegram bot @%s is ready", application.bot.username)
@@ -159,6 +178,17 @@ class TelegramFrontEnd:
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.reply(update).send(render.help_text(context.bot.username))
 
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start, also from a deep link: `t.me/<bot>?start=mood-calm` opens with that strategy set."""
+        payload = (context.args or [""])[0].lower()
+        user = update.effective_user
+        strategy = payload.removeprefix("mood-") if payload.startswith("mood-") else None
+        if strategy in STRATEGIES and user is not None:
+            await self.engine.set_strategy(user_ref(user.id), strategy)
+            await self.reply(update).send(render.start_text(strategy))
+            return
+        await self.on_help(update, context)
+
     async def on_mood(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_message is not None
         text = command_argument(update.effective_message)
@@ -184,7 +214,15 @@ class TelegramFrontEnd:
         ref = user_ref(update.effective_user.id)
         async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
             strategy = await self.engine.strategy_for(ref)
-            result = await self.engine.chat(text, self.k, strategy)
+            result = await self.engine.chat(text, self.k, strategy, user_ref=ref)
+            if update.effective_chat.type != ChatType.PRIVATE:  # a group's window keeps the reading, not the text
+                self.engine.note_mood(telegram_room(update.effective_chat.id), ref, result.mood)
+            png = await picture_png(result) if await self.engine.picture_for(ref) else None
+        if png is not None:
+            caption, markup = render.mood_reply(result, links=False)  # links make the caption too long
+            await self.reply(update).send_photo(png, caption, markup, full_text=render.mood_reply(result)[0],
+                                                filename=PICTURE_NAME, short_caption=PICTURE_CAPTION)
+            return
         await self.reply(update).send(*render.mood_reply(result))
 
     async def on_similar(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -203,8 +241,23 @@ class TelegramFrontEnd:
             return
         async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
             # paths=False: a chat user's text must never make the server open one of its own files.
-            result = await self.engine.similar(query, self.k, paths=False)
+            result = await self.engine.similar(query, self.k, paths=False, user_ref=_ref_of(update))
         await self.reply(update).send(*render.similar_reply(result))
+
+    async def on_continue(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/continue TITLE`: a playlist started from its name alone (`Engine.continue_from_title`)."""
+        message = update.effective_message
+        assert message is not None and update.effective_chat is not None
+        title = command_argument(message)
+        if not title:
+            await self.reply(update).send(
+                "Give the playlist a name and I'll start it: <code>/continue rainy day chill</code> "
+                "(any language, emoji welcome)."
+            )
+            return
+        async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
+            result = await self.engine.continue_from_title(title, self.k)
+        await self.reply(update).send(*render.title_reply(result))
 
     async def on_audio(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -213,7 +266,24 @@ class TelegramFrontEnd:
             return  # a file shared in a group, not sent to us
         found = audio_of(message)
         if found is not None:
-            await self._answer_audio(update, context, *found)
+            await self._answer_voice(update, context, *found)
+
+    async def _answer_voice(self, update: Update, context: ContextTypes.DEFAULT_TYPE, media: Any, name: str
+                            ) -> None:
+        """Audio sent to us: speech -> "I heard: '...'" + songs for its mood, music -> songs like it
+        (`Engine.voice`; the person's Telegram language is the recogniser's hint)."""
+        assert update.effective_chat is not None and update.effective_user is not None
+        reply, ref = self.reply(update), user_ref(update.effective_user.id)
+        async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
+            data = await read_audio(name, media.file_size, self.max_download,
+                                    partial(self._download, reply, media, name), why=self.limit_why)
+            result = await self.engine.voice(data, self.k, await self.engine.strategy_for(ref), label=name,
+                                             language=language_hint(update.effective_user.language_code),
+                                             voice_note=media is getattr(update.effective_message, "voice", None),
+                                             user_ref=ref)
+            if result.chat is not None and update.effective_chat.type != ChatType.PRIVATE:  # a spoken mood
+                self.engine.note_mood(telegram_room(update.effective_chat.id), ref, result.chat.mood)
+        await reply.send(*render.voice_reply(result))
 
     async def _answer_audio(
         self, update: Update, context: ContextTypes.DEFAULT_TYPE, media: Any, name: str
@@ -223,7 +293,7 @@ class TelegramFrontEnd:
         async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
             data = await read_audio(name, media.file_size, self.max_download,
                                     partial(self._download, reply, media, name), why=self.limit_why)
-            result = await self.engine.similar_to_bytes(data, self.k, label=name)
+            result = await self.engine.similar_to_bytes(data, self.k, label=name, user_ref=_ref_of(update))
         await reply.send(*render.similar_reply(result))
 
     async def _download(self, reply: Answer, media: Any, name: str) -> bytearray:
@@ -249,8 +319,9 @@ class TelegramFrontEnd:
             return
         await reply.progress(f"⏳ Adding {url}…")
         async with chat_action(context.bot, update.effective_chat.id, ChatAction.TYPING):
-            result = await self.engine.add_link(url, added_by=user_ref(user.id))
-        await reply.send(render.plain(result.message))
+            report = await self.engine.add_links([url], added_by=user_ref(user.id), embed=False,
+                                                 on_track=LinkProgress(reply.progress))
+        await reply.send(render.plain(batch_summary(report)))
 
     async def on_strategy(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -258,14 +329,42 @@ class TelegramFrontEnd:
         assert message is not None and user is not None
         choice = command_argument(message).lower()
         ref = user_ref(user.id)
-        if choice:
+        if choice.split()[:1] == ["picture"]:
+            await self.engine.set_picture(ref, picture_switch(choice.split()[1:]))
+            current, head = await self.engine.strategy_for(ref), "Done. "
+        elif choice:
             if choice not in STRATEGIES:
                 raise UserError(f"I know these strategies: {', '.join(STRATEGIES)}. Try /strategy lift.")
             await self.engine.set_strategy(ref, choice)
             current, head = choice, "Done. "
         else:
             current, head = await self.engine.strategy_for(ref), ""
-        await self.reply(update).send(head + render.strategy_text(current), render.strategy_keyboard(current))
+        picture = await self.engine.picture_for(ref)
+        await self.reply(update).send(head + render.strategy_text(current, picture),
+                                      render.strategy_keyboard(current, picture))
+
+    async def on_room(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/room [lift|calm|energize|match]` in a group: songs for the mood of the people read there lately."""
+        message = update.effective_message
+        chat = update.effective_chat
+        assert message is not None and chat is not None
+        if chat.type == ChatType.PRIVATE:
+            await self.reply(update).send(render.esc(ROOM_PRIVATE))
+            return
+        strategy = room_strategy(command_argument(message))
+        async with chat_action(context.bot, chat.id, ChatAction.TYPING):
+            result = await self.engine.room_songs(telegram_room(chat.id), self.k, strategy)
+        if result is None:
+            hint = "mentions, replies to me and /mood"
+            await self.reply(update).send(render.esc(no_readings(hint)))
+            return
+        await self.reply(update).send(*render.room_reply(result))
+
+    async def on_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """`/forget`: delete the sender's 👍/👎 (what their answers lean on) and say how many."""
+        assert update.effective_user is not None
+        liked, disliked = await self.engine.forget(user_ref(update.effective_user.id))
+        await self.reply(update).send(render.esc(forget_text(liked, disliked)))
 
     async def on_unknown_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.reply(update).send("I don't know that command. /help lists what I can do.")
@@ -295,10 +394,30 @@ class TelegramFrontEnd:
         before = await self.engine.strategy_for(ref)
         await self.engine.set_strategy(ref, name)
         if before != name and isinstance(query.message, Message):
+            picture = await self.engine.picture_for(ref)
             await query.message.edit_text(
-                render.strategy_text(name), parse_mode=ParseMode.HTML, reply_markup=render.strategy_keyboard(name),
+                render.strategy_text(name, picture), parse_mode=ParseMode.HTML,
+                reply_markup=render.strategy_keyboard(name, picture),
             )
         await answer_callback(query, f"Strategy: {name}")
+
+    async def on_picture_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """🖼 under /strategy: turn the picture of the mood on or off, and show the new state on the menu."""
+        query = update.callback_query
+        assert query is not None
+        wanted = render.parse_picture(query.data or "")
+        if wanted is None:
+            raise UserError(render.STALE_BUTTON)
+        ref = user_ref(query.from_user.id)
+        before = await self.engine.picture_for(ref)
+        await self.engine.set_picture(ref, wanted)
+        if before != wanted and isinstance(query.message, Message):
+            strategy = await self.engine.strategy_for(ref)
+            await query.message.edit_text(
+                render.strategy_text(strategy, wanted), parse_mode=ParseMode.HTML,
+                reply_markup=render.strategy_keyboard(strategy, wanted),
+            )
+        await answer_callback(query, "Picture of the mood: " + ("on" if wanted else "off"))
 
     async def on_stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Buttons we no longer make (an older version's) still get an answer, so the spinner stops."""

@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
+from moodtape.bot.shared.audio import guess_name, looks_like_audio
+from moodtape.bot.telegram import render
 from telegram import Bot, CallbackQuery, Message, MessageEntity, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
-
-from moodtape.bot.shared.audio import guess_name, looks_like_audio
-from moodtape.bot.telegram import render
 
 __all__ = [
     "Answer", "addressed", "answer_callback", "asks_for_work", "audio_of", "chat_action", "command_argument",
@@ -107,6 +106,8 @@ def asks_for_work(update: Update, bot: Bot, admins: Collection[int]) -> bool:
         return bool(argument)
     if command == "similar":
         return bool(argument) or audio_of(message.reply_to_message) is not None
+    if command == "continue":
+        return bool(argument)
     if command == "add":
         return bool(argument) and message.from_user is not None and message.from_user.id in admins
     return False
@@ -154,6 +155,32 @@ class Answer:
             except BadRequest as exc:  # the placeholder was deleted meanwhile: answer afresh
                 log.info("could not edit the progress message (%s); replying instead", exc.message)
         await self.message.reply_text(html_text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    async def send_photo(self, png: bytes, caption: str, markup: Any = None, *, full_text: str | None = None,
+                         filename: str = "mood.png", short_caption: str = "") -> None:
+        """The answer as a photo with `caption` (HTML) under it and `markup` (the buttons) on it.
+
+        A caption over Telegram's 1024 characters is never cut: the photo then goes with `short_caption` and
+        the answer (`full_text`, else `caption`) follows with the buttons in a message of its own; a photo
+        Telegram refuses (a group that forbids media) leaves the text answer alone.  A progress placeholder
+        cannot become a photo (a text message stays text), so it is deleted.
+        """
+        placeholder = self.placeholders.pop(self.update_id, None)
+        if self.message is None:
+            return
+        if placeholder is not None:
+            with suppress(TelegramError):
+                await placeholder.delete()
+        fits = len(caption.encode("utf-16-le")) // 2 <= render.MAX_CAPTION
+        try:
+            await self.message.reply_photo(png, caption=caption if fits else short_caption or None,
+                                           parse_mode=ParseMode.HTML, reply_markup=markup if fits else None,
+                                           filename=filename)
+        except BadRequest as exc:  # e.g. a group where the bot may not send photos: the answer still comes
+            log.info("could not send the picture (%s); answering with text", exc.message)
+            fits = False
+        if not fits:
+            await self.message.reply_text(full_text or caption, parse_mode=ParseMode.HTML, reply_markup=markup)
 
 
 async def answer_callback(query: CallbackQuery, text: str) -> None:

@@ -11,14 +11,17 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
-
 from moodtape.bot.render import STRATEGY_HEADINGS, mood_summary
 from moodtape.bot.shared.errors import STALE_BUTTON  # noqa: F401 - the handlers answer stale buttons with it
 from moodtape.bot.shared.formatting import similar_heading
 from moodtape.bot.shared.help import COMMANDS
+from moodtape.bot.shared.help_ko import DESCRIPTIONS as KOREAN_DESCRIPTIONS
+from moodtape.bot.shared.room import ROOM_HEADINGS, read_from
+from moodtape.bot.shared.taste import FORGET_HELP
 from moodtape.core.mood.space import STRATEGIES, STRATEGY_HELP, describe
+from moodtape.core.recommend.title import TitleResult
 from moodtape.core.results import RecommendedTrack, SimilarResult
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup
 
 #: Telegram refuses longer message texts (counted after entity parsing; we stay below on the raw HTML).
 MAX_MESSAGE = 4096
@@ -28,6 +31,9 @@ MAX_CALLBACK_BYTES = 64
 #: keep working after a restart.
 FEEDBACK_PREFIX = "fb"
 STRATEGY_PREFIX = "st"
+PICTURE_PREFIX = "pic"
+#: Telegram's limit on a photo's caption (characters after entity parsing; we count the raw HTML, UTF-16).
+MAX_CAPTION = 1024
 
 SLOW_DOWN = "Slow down a little, please: I am still on your last request."
 
@@ -37,8 +43,18 @@ def esc(text: object) -> str:
     return html.escape(str(text), quote=False)
 
 
-def bot_commands() -> list[BotCommand]:
+def bot_commands(language: str = "") -> list[BotCommand]:
+    """The command menu; `language` "ko" gives the Korean descriptions (Telegram's names are ASCII by rule)."""
+    if language == "ko":
+        return [BotCommand(command.name, KOREAN_DESCRIPTIONS[command.name]) for command in COMMANDS]
     return [BotCommand(command.name, command.description) for command in COMMANDS]
+
+
+def start_text(strategy: str) -> str:
+    """The welcome of a deep link `t.me/<bot>?start=mood-<strategy>`: the strategy is set, say so and how to go on."""
+    return (f"Welcome to <b>Moodtape</b>. Your strategy is now <b>{esc(strategy)}</b>: "
+            f"{esc(STRATEGY_HELP[strategy])}.\nTell me how you feel and I answer with songs "
+            "(/strategy changes it, /help says the rest).")
 
 
 def help_text(bot_username: str | None) -> str:
@@ -49,8 +65,9 @@ def help_text(bot_username: str | None) -> str:
         "• Tell me how you feel (just write it here, or <code>/mood ugh, what a day</code>) "
         "and I answer with songs, each with a reason.",
         "• <code>/similar</code> with a track number, <i>artist - title</i>, title words or a link finds "
-        "songs that sound alike. Send me an audio file or a voice note and I do the same for it.",
-        "• Rate every song with 👍/👎: it helps me learn what fits.",
+        "songs that sound alike. Send me an audio file and I do the same for it.",
+        "• Or say how you feel in a voice note (English or Korean): I answer with what I heard and songs for it.",
+        "• Rate every song with 👍/👎: it helps me learn what fits. " + esc(FORGET_HELP),
         "",
         "<b>Commands</b>",
     ]
@@ -110,18 +127,32 @@ def feedback_keyboard(tracks: Sequence[RecommendedTrack]) -> InlineKeyboardMarku
     return InlineKeyboardMarkup(rows)
 
 
-def strategy_keyboard(current: str) -> InlineKeyboardMarkup:
+def strategy_keyboard(current: str, picture: bool | None = None) -> InlineKeyboardMarkup:
+    """The strategy buttons; with `picture` known, a third row turns the picture of the mood on or off."""
     buttons = [
         InlineKeyboardButton(("✅ " if name == current else "") + name,
                              callback_data=f"{STRATEGY_PREFIX}:{name}")
         for name in STRATEGIES
     ]
-    return InlineKeyboardMarkup([buttons[:2], buttons[2:]])
+    rows = [buttons[:2], buttons[2:]]
+    if picture is not None:
+        rows.append([InlineKeyboardButton("🖼 picture: on → turn off" if picture else "🖼 picture: off → turn on",
+                                          callback_data=f"{PICTURE_PREFIX}:{'off' if picture else 'on'}")])
+    return InlineKeyboardMarkup(rows)
 
 
-def strategy_text(current: str) -> str:
+def parse_picture(data: str) -> bool | None:
+    """True/False from `pic:on`/`pic:off`, None for data we did not make."""
+    prefix, _, value = data.partition(":")
+    return {"on": True, "off": False}.get(value) if prefix == PICTURE_PREFIX else None
+
+
+def strategy_text(current: str, picture: bool | None = None) -> str:
     lines = [f"Your strategy: <b>{esc(current)}</b> — {esc(STRATEGY_HELP[current])}.", "", "Choose another:"]
     lines += [f"• <b>{name}</b>: {esc(STRATEGY_HELP[name])}" for name in STRATEGIES if name != current]
+    if picture is not None:
+        lines += ["", f"Picture of the mood with each answer: <b>{'on' if picture else 'off'}</b> "
+                      "(<code>/strategy picture on</code> or <code>off</code>)."]
     return "\n".join(lines)
 
 
@@ -129,11 +160,11 @@ def _catalogue_note(catalogue: str) -> str:
     return " <i>(from the demo catalogue of free game soundtracks)</i>" if catalogue == "demo" else ""
 
 
-def _track_block(number: int, track: RecommendedTrack) -> str:
+def _track_block(number: int, track: RecommendedTrack, links: bool = True) -> str:
     title = f"<b>{esc(track.label)}</b>"
     album = f" · {esc(track.album)}" if track.album else ""
     lines = [f"{number}. {title}{album}  <code>#{track.id}</code>", f"    <i>{esc(track.reason)}</i>"]
-    if track.source and track.source.startswith(("http://", "https://")):
+    if links and track.source and track.source.startswith(("http://", "https://")):
         lines.append(f"    {esc(track.source)}")
     return "\n".join(lines)
 
@@ -152,8 +183,9 @@ def _fit(head: str, blocks: list[str], foot: str) -> str:
 RATE_FOOT = "Tap 👍/👎 to tell me what fits."
 
 
-def mood_reply(result: Any) -> tuple[str, InlineKeyboardMarkup | None]:
-    """Text and keyboard for `Engine.chat`'s `ChatResult`."""
+def mood_reply(result: Any, *, links: bool = True) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Text and keyboard for `Engine.chat`'s `ChatResult` (`links=False`: without the songs' links, the
+    shorter form that fits a photo's 1024-character caption)."""
     mood = result.mood
     head = (
         f"<b>I read:</b> {esc(mood_summary(mood))}\n"
@@ -164,8 +196,24 @@ def mood_reply(result: Any) -> tuple[str, InlineKeyboardMarkup | None]:
         return head + "\nI have no songs with a mood yet" + _catalogue_note(result.catalogue) + ".", None
     heading = STRATEGY_HEADINGS.get(result.strategy, f"Songs ({esc(result.strategy)})")
     head += f"\n<b>{heading}</b>{_catalogue_note(result.catalogue)}:"
-    blocks = [_track_block(n, t) for n, t in enumerate(result.tracks, start=1)]
+    blocks = [_track_block(n, t, links) for n, t in enumerate(result.tracks, start=1)]
     return _fit(head, blocks, RATE_FOOT + " /strategy changes how I pick."), feedback_keyboard(result.tracks)
+
+
+def room_reply(result: Any) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Text and keyboard for `Engine.room_songs`' `RoomResult`: how many people were read, the songs."""
+    chat, mood = result.chat, result.chat.mood
+    head = (
+        f"<b>{esc(read_from(result.room))}.</b>\n"
+        f"The room feels {esc(describe(mood.valence, mood.arousal))}: {esc(mood_summary(mood))}\n"
+        f"<i>(valence {mood.valence:+.2f}, arousal {mood.arousal:+.2f})</i>\n"
+    )
+    if not chat.tracks:
+        return head + "\nI have no songs with a mood yet" + _catalogue_note(chat.catalogue) + ".", None
+    head += f"\n<b>{esc(ROOM_HEADINGS[chat.strategy])}</b>{_catalogue_note(chat.catalogue)}:"
+    blocks = [_track_block(n, t) for n, t in enumerate(chat.tracks, start=1)]
+    return _fit(head, blocks, RATE_FOOT + " /room lift|calm|energize steers the room."), \
+        feedback_keyboard(chat.tracks)
 
 
 def similar_reply(result: SimilarResult) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -181,6 +229,31 @@ def similar_reply(result: SimilarResult) -> tuple[str, InlineKeyboardMarkup | No
         return head + "\nNothing comparable in the catalogue yet.", None
     blocks = [_track_block(n, t) for n, t in enumerate(result.tracks, start=1)]
     return _fit(head + ":", blocks, RATE_FOOT), feedback_keyboard(result.tracks)
+
+
+def title_reply(result: TitleResult) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Text and keyboard for `/continue TITLE` (`Engine.continue_from_title`): what the songs rest on, then them."""
+    head = f"<b>A playlist called “{esc(result.title)}”</b>{_catalogue_note(result.catalogue)}"
+    head += f"\n<i>{esc(result.note)}</i>"
+    if not result.tracks:
+        return head + "\nNothing to put in it from this catalogue yet.", None
+    blocks = [_track_block(n, t) for n, t in enumerate(result.tracks, start=1)]
+    return _fit(head, blocks, RATE_FOOT), feedback_keyboard(result.tracks)
+
+
+def voice_reply(result: Any) -> tuple[str, InlineKeyboardMarkup | None]:
+    """Text and keyboard for `Engine.voice`'s `VoiceResult`: "I heard: '...'" then the mood answer, or, for
+    music, the usual songs-like answer."""
+    from moodtape.bot.shared.voice import heard_line, prosody_note
+
+    if result.chat is None:
+        return similar_reply(result.similar)
+    note = prosody_note(result)
+    head = f"🎙 {esc(heard_line(result))}\n" + (f"<i>({esc(note)})</i>\n" if note else "")
+    text, markup = mood_reply(result.chat)
+    if len(head) + len(text) > MAX_MESSAGE:  # a long transcript: drop the songs' links rather than songs
+        text, markup = mood_reply(result.chat, links=False)
+    return head + text, markup
 
 
 def plain(text: str) -> str:

@@ -1,24 +1,30 @@
-"""Implicit-feedback ALS (Hu, Koren & Volinsky 2008) solved with a few conjugate-gradient steps per sweep.
+"""Implicit-feedback ALS (Hu, Koren & Volinsky 2008), fitted by the maintained `implicit` library.
 
-Every playlist/track cell has a preference p (1 if the track is in the playlist, else 0) and a confidence
-c = 1 + alpha * |w| (1 for the unobserved cells).  Minimising sum c (p - x_u.y_i)^2 + reg (|x|^2 + |y|^2)
-alternates between playlist factors X and track factors Y; each half-step is a ridge regression per row
-whose normal equations are (Y'Y + reg I + Y_u' (C_u - I) Y_u) x_u = Y_u' C_u p_u.
+Every playlist/track cell has a preference p (1 if the track is in the playlist, else 0) and a confidence; for
+`implicit` the confidence of a stored cell is alpha * |w| (1 for the unobserved cells).  A 👎 cell is stored as a
+negative value, which `implicit` reads as p = 0 with that confidence: it pushes the prediction towards 0 instead
+of towards 1.  `implicit` solves each half-step with a few conjugate-gradient steps per row (Takacs, Pilaszy &
+Tikk 2011) in native code on the CPU, and on CUDA when its GPU build is installed (the GPU host's worker).
 
-Instead of forming and solving one f x f system per row (147k Python-level solves at this scale), all rows
-are solved together with conjugate gradient, warm-started from the previous sweep (Takacs, Pilaszy & Tikk
-2011, the approach of the `implicit` package): a CG step is one dense product with Y'Y plus one sparse
-product over the observed cells, so a sweep costs O(nnz * f + n * f^2) in vectorised numpy.  A 👎 cell has
-p = 0 with raised confidence, so it enters the left-hand side but not the right.
+Moodtape solved this in numpy before; that solver lives on as `training/als_numpy.py`, the reference the
+evaluation compares against on the same split.  `ALSModel.fold_in` (a new playlist's factor: one exact half-step)
+stays here, because the continuation of a playlist that was not in the training matrix needs it.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
+
+__all__ = ["ALSModel", "Progress", "fit_als", "loss"]
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
 
@@ -33,11 +39,18 @@ class ALSModel:
     regularization: float
     alpha: float
     iterations: int
+    solver: Literal["implicit", "implicit-gpu", "numpy"] = "implicit"
     _gram: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def version(self) -> str:
-        return f"als-f{self.factors}-l{self.regularization:g}-a{self.alpha:g}-i{self.iterations}"
+        name = "" if self.solver.startswith("implicit") else f"{self.solver}-"
+        return f"als-{name}f{self.factors}-l{self.regularization:g}-a{self.alpha:g}-i{self.iterations}"
+
+    @property
+    def confidence_offset(self) -> float:
+        """1 when a stored cell's confidence is 1 + alpha*|w| (the numpy solver), 0 when alpha*|w| (`implicit`)."""
+        return 1.0 if self.solver == "numpy" else 0.0
 
     def item_vectors(self) -> np.ndarray:
         return self.item_factors
@@ -50,9 +63,9 @@ class ALSModel:
         items = np.asarray(items, dtype=np.int64)
         w = np.ones(len(items), dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
         ys = y[items].astype(np.float64)
-        conf = self.alpha * np.abs(w).astype(np.float64)
-        a = self._gram.astype(np.float64) + (ys * conf[:, None]).T @ ys
-        b = ((1.0 + conf) * (w > 0))[None, :] @ ys
+        conf = self.confidence_offset + self.alpha * np.abs(w).astype(np.float64)  # a cell's whole confidence
+        a = self._gram.astype(np.float64) + (ys * (conf - 1.0)[:, None]).T @ ys
+        b = (conf * (w > 0))[None, :] @ ys
         return np.linalg.solve(a, b.ravel()).astype(np.float32)
 
     def score(self, items: np.ndarray) -> np.ndarray:
@@ -62,39 +75,18 @@ class ALSModel:
         return self.item_factors @ self.fold_in(items)
 
 
-def _cg_solve(
-    r_csr: sp.csr_matrix, conf: np.ndarray, pref: np.ndarray, x: np.ndarray, y: np.ndarray, reg: float, steps: int
-) -> None:
-    """Improve every row of `x` in place with `steps` conjugate-gradient steps on its normal equations.
+def _implicit_model(device: str, **params: object) -> tuple[object, Literal["implicit", "implicit-gpu"]]:
+    """`implicit`'s GPU model when asked for CUDA and its CUDA build is installed, else the CPU one."""
+    import implicit.gpu
+    from implicit.cpu.als import AlternatingLeastSquares as CpuALS
 
-    `conf` is alpha*|w| per stored cell (the extra confidence), `pref` 1/0 per stored cell.
-    """
-    rows = np.repeat(np.arange(r_csr.shape[0], dtype=np.int64), np.diff(r_csr.indptr))
-    cols = r_csr.indices
-    gram = (y.T @ y).astype(np.float32) + np.float32(reg) * np.eye(y.shape[1], dtype=np.float32)
-    shape = r_csr.shape
+    if device.startswith("cuda"):
+        if implicit.gpu.HAS_CUDA:
+            from implicit.gpu.als import AlternatingLeastSquares as GpuALS
 
-    def apply(v: np.ndarray) -> np.ndarray:
-        # (Y'Y + reg I) v_u + sum_i conf_ui (y_i . v_u) y_i, for every row u at once
-        dots = np.einsum("nf,nf->n", v[rows], y[cols]) * conf
-        return v @ gram + sp.csr_matrix((dots, cols, r_csr.indptr), shape=shape) @ y
-
-    b = sp.csr_matrix(((1.0 + conf) * pref, cols, r_csr.indptr), shape=shape) @ y
-    resid = b - apply(x)
-    direction = resid.copy()
-    rs_old = np.einsum("nf,nf->n", resid, resid)
-    for _ in range(steps):
-        if float(rs_old.max(initial=0.0)) < 1e-20:
-            break
-        ad = apply(direction)
-        denom = np.einsum("nf,nf->n", direction, ad)
-        step = np.divide(rs_old, denom, out=np.zeros_like(rs_old), where=denom > 0)
-        x += step[:, None] * direction
-        resid -= step[:, None] * ad
-        rs_new = np.einsum("nf,nf->n", resid, resid)
-        ratio = np.divide(rs_new, rs_old, out=np.zeros_like(rs_new), where=rs_old > 0)
-        direction = resid + ratio[:, None] * direction
-        rs_old = rs_new
+            return GpuALS(**params), "implicit-gpu"
+        log.info("implicit has no CUDA build here: ALS fits on the CPU")
+    return CpuALS(**params), "implicit"
 
 
 def fit_als(
@@ -104,38 +96,55 @@ def fit_als(
     regularization: float = 0.1,
     alpha: float = 20.0,
     iterations: int = 15,
-    cg_steps: int = 3,
     seed: int = 0,
+    device: str = "cpu",
+    threads: int = 0,
     progress: Progress | None = None,
 ) -> ALSModel:
-    """Fit on a signed rows x items matrix (> 0 positive, < 0 disliked; magnitude scales the confidence)."""
-    if factors < 1 or iterations < 1 or cg_steps < 1:
-        raise ValueError("factors, iterations and cg_steps must be positive")
+    """Fit on a signed rows x items matrix (> 0 positive, < 0 disliked; magnitude scales the confidence).
+
+    `threads` 0 lets `implicit` use every core; BLAS is held to one thread meanwhile, as `implicit` asks (its
+    own threads call BLAS, and nested pools slow it down by an order of magnitude).
+    """
+    if factors < 1 or iterations < 1:
+        raise ValueError("factors and iterations must be positive")
     if alpha <= 0 or regularization < 0:
         raise ValueError("alpha must be positive and regularization non-negative")
+    from threadpoolctl import threadpool_limits
+
     r = sp.csr_matrix(matrix, dtype=np.float32)
     r.sort_indices()
-    rt = r.T.tocsr()
-    rt.sort_indices()
-    rng = np.random.default_rng(seed)
-    scale = np.float32(0.01)
-    x = (rng.standard_normal((r.shape[0], factors)) * scale).astype(np.float32)
-    y = (rng.standard_normal((r.shape[1], factors)) * scale).astype(np.float32)
-    conf_r, pref_r = (np.float32(alpha) * np.abs(r.data)).astype(np.float32), (r.data > 0).astype(np.float32)
-    conf_t, pref_t = (np.float32(alpha) * np.abs(rt.data)).astype(np.float32), (rt.data > 0).astype(np.float32)
-    for iteration in range(iterations):
-        _cg_solve(r, conf_r, pref_r, x, y, regularization, cg_steps)
-        _cg_solve(rt, conf_t, pref_t, y, x, regularization, cg_steps)
+    params = {"factors": factors, "regularization": regularization, "alpha": alpha, "iterations": iterations,
+              "random_state": seed, "calculate_training_loss": False}
+
+    def callback(iteration: int, _elapsed: float, _loss: float) -> None:
         if progress is not None:
             progress(iteration + 1, iterations)
-    return ALSModel(x, y, factors, regularization, alpha, iterations)
+
+    started = time.perf_counter()
+    with threadpool_limits(1, "blas"):  # (the model checks the BLAS pool when it is made, so make it here)
+        model, solver = _implicit_model(device, **params)
+        if solver == "implicit":
+            model.num_threads = threads  # type: ignore[attr-defined]
+            # centred random factors (implicit's own start is uniform in [0, 0.01), all positive): the start the
+            # numpy solver used, which placed the vectors better for `continue` on the same split
+            rng = np.random.default_rng(seed)
+            model.user_factors = (rng.standard_normal((r.shape[0], factors)) * 0.01).astype(np.float32)
+            model.item_factors = (rng.standard_normal((r.shape[1], factors)) * 0.01).astype(np.float32)
+        model.fit(r, show_progress=False, callback=callback)  # type: ignore[attr-defined]
+    log.debug("implicit ALS (%s) fitted %s in %.1f s", solver, r.shape, time.perf_counter() - started)
+    x, y = model.user_factors, model.item_factors  # type: ignore[attr-defined]
+    if solver == "implicit-gpu":
+        x, y = x.to_numpy(), y.to_numpy()
+    return ALSModel(np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32),
+                    factors, regularization, alpha, iterations, solver=solver)
 
 
 def loss(matrix: sp.csr_matrix, model: ALSModel) -> float:
     """The weighted squared error + L2 objective (dense over all cells: small matrices / tests only)."""
     r = sp.csr_matrix(matrix, dtype=np.float32).toarray()
     pref = (r > 0).astype(np.float64)
-    conf = 1.0 + model.alpha * np.abs(r)
+    conf = np.where(r != 0, model.confidence_offset + model.alpha * np.abs(r), 1.0)
     pred = model.user_factors.astype(np.float64) @ model.item_factors.T.astype(np.float64)
     penalty = model.regularization * (np.sum(model.user_factors.astype(np.float64) ** 2)
                                       + np.sum(model.item_factors.astype(np.float64) ** 2))

@@ -15,7 +15,6 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-
 from moodtape.core.cf.bridge import MIN_TRACKS, Bridge, fit_bridge
 from moodtape.core.cf.matrix import Interactions, build_interactions
 from moodtape.core.cf.state import CFState, load_state, save_state
@@ -39,7 +38,7 @@ def _fit(interactions: Interactions, method: str, dims: int, device: str) -> tup
     if method == "als":
         from moodtape.core.cf.als import fit_als
 
-        als = fit_als(interactions.matrix, factors=dims, **ALS_PARAMS)  # type: ignore[arg-type]
+        als = fit_als(interactions.matrix, factors=dims, device=device, **ALS_PARAMS)  # type: ignore[arg-type]
         return als.item_vectors(), als.version
     if method == "dae":
         from moodtape.core.cf.dae import fit_dae

@@ -7,6 +7,8 @@ its own networking, is fenced in by a filtering proxy (links.egress_proxy).  Eve
 (links.errors) whose `transient` flag tells the scheduler whether a retry may help.
 """
 
+from moodtape.core.links.addresses import AddressPolicy
+from moodtape.core.links.client import GuardedClient
 from moodtape.core.links.errors import (
     BadLink,
     BadScheme,
@@ -21,15 +23,14 @@ from moodtape.core.links.errors import (
     UnexpectedContent,
     Unreachable,
 )
-from moodtape.core.links.addresses import AddressPolicy
-from moodtape.core.links.client import GuardedClient
 from moodtape.core.links.info import SUPPORTED, LinkInfo
-from moodtape.core.links.service import LinkAddResult, LinkService, looks_like_link
+from moodtape.core.links.service import LinkAddResult, LinkCollection, LinkService, looks_like_link
 
 __all__ = [
     "LinkService",
     "LinkInfo",
     "LinkAddResult",
+    "LinkCollection",
     "looks_like_link",
     "SUPPORTED",
     "GuardedClient",

@@ -4,7 +4,8 @@
 track to the catalogue, and opens its audio for embedding.  The providers, one module each:
 
 * `links.deezer`: Deezer track links (and deezer.page.link / link.deezer.com short links), whose public
-  API gives metadata and a 30-second preview;
+  API gives metadata and a 30-second preview; Deezer playlist and album links are expanded into their tracks
+  (`expand`, capped), each then added like a track link;
 * `links.spotify`: Spotify track links, whose oEmbed answer and page data give metadata but no audio any
   more (so the track is matched to a catalogue track or a Deezer preview by artist + title, or kept
   metadata-only);
@@ -29,12 +30,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from moodtape.core.audio.decode import AudioError
+from moodtape.core.audio.sources import open_file_source
 from moodtape.core.config import Settings
 from moodtape.core.errors import UserError
 from moodtape.core.links.client import GuardedClient
-from moodtape.core.links.deezer import DEEZER_HOSTS, DEEZER_SHORT_HOSTS, Deezer, deezer_track_id
+from moodtape.core.links.deezer import (
+    DEEZER_HOSTS,
+    DEEZER_SHORT_HOSTS,
+    Deezer,
+    deezer_collection,
+    deezer_track_id,
+)
 from moodtape.core.links.direct import DirectLinks
 from moodtape.core.links.errors import BadLink, NetError
 from moodtape.core.links.info import SUPPORTED, LinkInfo, host_name
@@ -46,7 +53,6 @@ from moodtape.core.links.spotify import (
     spotify_uri_link,
 )
 from moodtape.core.links.ytdlp import YtDlpFactory, YtDlpSource, extractor_for
-from moodtape.core.audio.sources import open_file_source
 from moodtape.db.models import Track
 from moodtape.db.store import Store
 
@@ -54,6 +60,21 @@ __all__ = ["LinkService", "LinkInfo", "LinkAddResult", "looks_like_link", "SUPPO
 
 _SERVICE_HOSTS = DEEZER_HOSTS | SPOTIFY_HOSTS
 _SHORT_HOSTS = DEEZER_SHORT_HOSTS | SPOTIFY_SHORT_HOSTS
+
+
+@dataclass(frozen=True)
+class LinkCollection:
+    """A playlist or album link's tracks, as far as the cap allowed (`total` is how many it holds)."""
+
+    service: str
+    kind: str  # "playlist" | "album"
+    title: str
+    tracks: list[LinkInfo]
+    total: int
+
+    @property
+    def capped(self) -> bool:
+        return self.total > len(self.tracks)
 
 
 @dataclass(frozen=True)
@@ -120,13 +141,31 @@ class LinkService:
             raise BadLink(f"that is not a link I can use; send {SUPPORTED}")
         return self.client.parse(text)
 
+    async def _service_url(self, link: str) -> httpx.URL:
+        """The link parsed, short links (deezer.page.link, spotify.link) followed to the service's page."""
+        url = self.parse(link)
+        if host_name(url) in _SHORT_HOSTS:
+            url = await self._follow_short_link(url)
+        return url
+
+    async def expand(self, link: str, limit: int) -> LinkCollection | None:
+        """The tracks of a playlist or album link (at most `limit`, de-duplicated); None for a one-song link.
+
+        Only Deezer playlists and albums are expanded so far; a Spotify or YouTube playlist link is refused by
+        `resolve` with a message that says so.
+        """
+        url = await self._service_url(link)
+        if host_name(url) in DEEZER_HOSTS:
+            found = deezer_collection(url)
+            if found is not None:
+                title, tracks, total = await self.deezer.collection(found[0], found[1], limit)
+                return LinkCollection("Deezer", found[0], title, tracks, total)
+        return None
+
     async def resolve(self, link: str) -> LinkInfo:
         """Metadata of the track behind `link` (network: the service's API, a probe of the file, yt-dlp)."""
-        url = self.parse(link)
+        url = await self._service_url(link)
         host = host_name(url)
-        if host in _SHORT_HOSTS:
-            url = await self._follow_short_link(url)
-            host = host_name(url)
         if host in DEEZER_HOSTS:
             return await self.deezer.resolve(deezer_track_id(url))
         if host in SPOTIFY_HOSTS:
@@ -168,7 +207,10 @@ class LinkService:
         catalogue from another source is not added twice; a link without audio (Spotify) is matched to the
         same song in the catalogue or on Deezer before it is kept as metadata-only.
         """
-        info = await self.resolve(link)
+        return await self.add_info(store, await self.resolve(link), added_by=added_by)
+
+    async def add_info(self, store: Store, info: LinkInfo, *, added_by: str | None = None) -> LinkAddResult:
+        """`add` for a track whose metadata is known already (one entry of an expanded playlist)."""
         same = await store.find_by_external_id(info.external_id)
         if same is not None and same.status == "failed" and info.has_audio:
             await store.set_status(same.id, "pending", None)

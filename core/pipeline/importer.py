@@ -1,4 +1,4 @@
-"""Metadata-only catalogues and playlists: Spotify Million Playlist Dataset slices and a simple CSV.
+"""Metadata-only catalogues and playlists: Million Playlist Dataset slices, JSPF playlists and a simple CSV.
 
 Imported tracks have no audio, so they land as `metadata_only`; they still matter because playlists give
 collaborative signal, and a later file or link for the same recording (same normalised artist + title) is
@@ -30,6 +30,7 @@ from moodtape.core.pipeline.csv_reader import CsvRow, csv_rows
 from moodtape.core.pipeline.documents import Document, ImportFormatError, open_document
 from moodtape.core.pipeline.import_report import MAX_PROBLEMS, ImportReport
 from moodtape.core.pipeline.import_writer import TrackWriter
+from moodtape.core.pipeline.jspf_reader import looks_like_jspf, read_jspf
 from moodtape.core.pipeline.mpd_reader import MpdPlaylist, MpdReader, MpdSlice, mpd_playlist, read_mpd
 from moodtape.core.progress import Progress
 from moodtape.db.store import Store
@@ -44,6 +45,8 @@ BATCH_ROWS = 20_000
 
 def _detect(doc: Document) -> str:
     head = doc.head.lstrip()
+    if looks_like_jspf(head):
+        return "jspf"
     if head.startswith(("{", "[")):
         return "mpd"
     if not head:
@@ -55,8 +58,8 @@ def _detect(doc: Document) -> str:
     if "title" in [c.strip().lower() for c in first]:
         return "csv"
     raise ImportFormatError(
-        f"{doc.name}: not a Million Playlist Dataset slice (JSON with 'playlists') "
-        "nor a CSV with a 'title' column"
+        f"{doc.name}: not a Million Playlist Dataset slice (JSON with 'playlists'), a JSPF playlist "
+        "(JSON with 'playlist') nor a CSV with a 'title' column"
     )
 
 
@@ -80,12 +83,13 @@ class _Progress:
             self.progress(total if done else min(self.position // 1024, total), total, f"{count} {self.unit}")
 
 
-async def _write_playlists(store: Store, writer: TrackWriter, batch: list[MpdPlaylist]) -> None:
+async def _write_playlists(store: Store, writer: TrackWriter, batch: list[MpdPlaylist], source: str = "mpd"
+                          ) -> None:
     if not batch:
         return
     ids = await writer.resolve([item for playlist in batch for item in playlist.tracks])
     added, skipped = await store.add_playlists_bulk([
-        (p.name, "mpd", p.pid, p.description, [ids[item.identity] for item in p.tracks])
+        (p.name, source, p.pid, p.description, [ids[item.identity] for item in p.tracks])
         for p in batch if p.tracks
     ])
     writer.report.playlists_added += added
@@ -149,11 +153,19 @@ async def _import_csv(store: Store, doc: Document, report: ImportReport, progres
     progress.written(rows, done=True)
 
 
+async def _import_jspf(store: Store, doc: Document, report: ImportReport, progress: _Progress) -> None:
+    playlist = read_jspf(doc, report)
+    await _write_playlists(store, TrackWriter(store, doc.name, report), [playlist], source="jspf")
+    progress.written(1, done=True)
+
+
 async def import_file(store: Store, path: Path, *, progress: Progress | None = None) -> ImportReport:
-    """Import an MPD slice or a CSV; bad rows are skipped and counted in the report (`failed`, `problems`)."""
+    """Import an MPD slice, a JSPF playlist or a CSV; bad rows are skipped and counted in the report."""
     doc = open_document(path)
     report = ImportReport(format=_detect(doc))
-    if report.format == "mpd":
+    if report.format == "jspf":
+        await _import_jspf(store, doc, report, _Progress(doc, progress, "playlists"))
+    elif report.format == "mpd":
         await _import_mpd(store, doc, report, _Progress(doc, progress, "playlists"))
     else:
         await _import_csv(store, doc, report, _Progress(doc, progress, "rows"))

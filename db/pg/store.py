@@ -17,14 +17,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 from moodtape.db.errors import StoreError
 from moodtape.db.models import VECTOR_DIMS
 from moodtape.db.pg.connection import NOW, PgDatabase
 from moodtape.db.pg.jobs import PgJobs
 from moodtape.db.pg.tracks import PgTracks
 from moodtape.db.pg.vectors import PgVectors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 __all__ = ["PG_DUMP_ENV", "PgStore"]
 
@@ -70,6 +69,17 @@ class PgStore(PgTracks, PgVectors, PgJobs, PgDatabase):
         rows = await self._fetchall("SELECT playlist_id, track_id FROM playlist_tracks ORDER BY playlist_id, position")
         return [(int(r[0]), int(r[1])) for r in rows]
 
+    async def playlist_names(self) -> list[tuple[int, str]]:
+        """Every playlist as (id, name), by id: what a title is matched against (`core.recommend.title`)."""
+        rows = await self._fetchall("SELECT id, name FROM playlists ORDER BY id")
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def playlist_stamp(self) -> tuple[int, int]:
+        """(count, largest id) of the playlists: changes whenever playlists are added or deleted, so a cache
+        built from them (the title index) knows when to rebuild, at the cost of one indexed query."""
+        row = await self._fetchone("SELECT count(*), coalesce(max(id), 0) FROM playlists")
+        return int(row[0]), int(row[1])
+
     async def add_feedback(self, track_id: int, user_ref: str, value: int,
                            context: dict[str, Any] | None = None) -> bool:
         """Record a 👍 (+1) or 👎 (-1); the same user voting again on the same recommendation updates it."""
@@ -87,6 +97,20 @@ class PgStore(PgTracks, PgVectors, PgJobs, PgDatabase):
         """Every vote as (track id, user ref, +1/-1), oldest first."""
         rows = await self._fetchall("SELECT track_id, user_ref, value FROM feedback ORDER BY id")
         return [(int(r[0]), r[1], int(r[2])) for r in rows]
+
+    async def feedback_of(self, user_ref: str, limit: int = 500) -> list[tuple[int, int, str]]:
+        """One person's latest votes as (track id, +1/-1, created_at "YYYY-MM-DDTHH:MM:SSZ"), newest first."""
+        rows = await self._fetchall(
+            "SELECT track_id, value, created_at FROM feedback WHERE user_ref = %s "
+            "ORDER BY created_at DESC, id DESC LIMIT %s", (user_ref, limit))
+        return [(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    async def forget_feedback(self, user_ref: str) -> tuple[int, int]:
+        """Delete every vote of one person (/forget); returns how many (👍, 👎) were deleted."""
+        async with self.transaction() as conn:
+            cur = await conn.execute("DELETE FROM feedback WHERE user_ref = %s RETURNING value", (user_ref,))
+            values = [int(r[0]) for r in await cur.fetchall()]
+        return values.count(1), values.count(-1)
 
     # ------------------------------------------------------------------ meta and preferences
     async def get_meta(self, key: str) -> str | None:

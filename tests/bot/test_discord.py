@@ -22,11 +22,11 @@ import discord.http
 import discord.webhook.async_
 import pytest
 import yarl
-
 from moodtape.bot.discord import MoodtapeBot, build_bot, intents, render, run_discord
 from moodtape.core.config import Settings
 from moodtape.core.engine import Engine
 from moodtape.core.errors import UserError
+
 from tests.conftest import AUDIO, make_settings
 from tests.fakes.discord_server import (
     MANAGE_GUILD,
@@ -120,13 +120,16 @@ async def test_logs_in_without_privileged_intents_and_syncs_the_commands(bot: Mo
     assert fake.identify is not None and fake.intents & PRIVILEGED_INTENTS == 0
     assert fake.intents == intents().value
     names = {c["name"]: c for c in fake.commands[None]}
-    assert set(names) == {"mood", "similar", "add", "strategy", "help"}
+    assert set(names) == {"mood", "similar", "continue", "room", "forget", "add", "strategy", "help",
+                          "Songs like this"}
+    assert names["Songs like this"]["type"] == 3  # a message context-menu command
     add = names["add"]
     assert int(add["default_member_permissions"]) == MANAGE_GUILD  # hidden from members by default
     assert add["contexts"] == [0]  # server channels only
     assert {o["name"] for o in names["similar"]["options"]} == {"query", "attachment"}
-    choices = names["strategy"]["options"][0]["choices"]
-    assert [c["value"] for c in choices] == ["match", "lift", "calm", "energize"]
+    choice = names["strategy"]["options"][0]
+    assert choice["name"] == "choice" and choice["autocomplete"]  # the strategies are suggested as you type
+    assert names["similar"]["options"][0]["autocomplete"]  # so are catalogue songs
     assert fake.calls_to("GET", "/oauth2/applications/@me")
 
 

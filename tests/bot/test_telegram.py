@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from telegram.ext import Application
-
 from moodtape.bot.telegram import build_application, check_telegram, start_telegram, stop_telegram
 from moodtape.core.config import Settings
 from moodtape.core.engine import Engine
 from moodtape.core.errors import UserError
 from moodtape.core.mood.space import STRATEGIES
+from telegram.ext import Application
+
 from tests.conftest import AUDIO, make_settings
 from tests.fakes.http_server import FakeWeb
 from tests.fakes.telegram_server import FakeTelegram
@@ -117,7 +117,7 @@ async def test_startup_publishes_the_command_menu_and_help_explains_the_bot(bot:
     assert methods.index("getMe") < methods.index("deleteWebhook") < methods.index("getUpdates")
     assert server.commands is not None
     menu = {c["command"]: c["description"] for c in server.commands}
-    assert set(menu) == {"mood", "similar", "strategy", "add", "help"}
+    assert set(menu) == {"mood", "similar", "continue", "strategy", "room", "forget", "add", "help"}
     assert all(menu.values())
 
     server.send_text(ANA, "/start")
@@ -371,7 +371,7 @@ async def test_strategy_buttons_and_direct_choice(bot: Running) -> None:
     server.send_text(ANA, "/strategy")
     menu = await server.wait_for_message(ANA["id"], contains="Your strategy: match")
     assert sorted(b["callback_data"] for row in server.buttons(menu) for b in row) == sorted(
-        f"st:{name}" for name in STRATEGIES
+        [f"st:{name}" for name in STRATEGIES] + ["pic:on"]  # and the picture of the mood, off by default
     )
     query = server.click(ANA, menu, "st:lift")
     answer = await server.wait_for(lambda: server.callback_answer(query), what="the strategy answer")

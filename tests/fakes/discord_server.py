@@ -121,6 +121,7 @@ class Call:
     query: dict[str, str]
     body: Any  # parsed JSON (or the payload_json of a multipart request), else None
     status: int = 0
+    files: list[tuple[str, bytes]] = field(default_factory=list)  # a multipart request's files: (name, bytes)
 
 
 #: Where the middleware leaves a request's `Call` for its handler.
@@ -180,6 +181,7 @@ class Interaction:
     original: int | None = None  # message id of the original response
     messages: list[int] = field(default_factory=list)  # original and follow-ups, in order
     clicked: int | None = None  # for a component interaction: the message whose button was clicked
+    choices: list[dict[str, Any]] | None = None  # an autocomplete interaction's answer
 
 
 class FakeDiscord:
@@ -331,6 +333,31 @@ class FakeDiscord:
         if definition.get("guild_id"):
             data["guild_id"] = definition["guild_id"]
         return await self._interact(2, data, user, roles or [], permissions, dm)
+
+    async def autocomplete(self, name: str, option: str, typed: str, user: dict[str, Any], *,
+                           dm: bool = False, **others: Any) -> Interaction:
+        """A person types `typed` into option `option` of `/name` (other options as already filled in)."""
+        definition = self._command(name, dm)
+        known = {o["name"]: o for o in definition.get("options", [])}
+        if not known.get(option, {}).get("autocomplete"):
+            raise AssertionError(f"/{name} {option} has no autocomplete; Discord would not ask the bot")
+        wire = [{"name": key, "type": known[key]["type"], "value": value} for key, value in others.items()]
+        wire.append({"name": option, "type": known[option]["type"], "value": typed, "focused": True})
+        data = {"id": definition["id"], "name": name, "type": 1, "options": wire}
+        if definition.get("guild_id"):
+            data["guild_id"] = definition["guild_id"]
+        return await self._interact(4, data, user, [], MEMBER_PERMISSIONS, dm)
+
+    async def message_command(self, name: str, message: dict[str, Any], user: dict[str, Any]) -> Interaction:
+        """A person picks the message context-menu command `name` (Apps) on `message` (a message payload)."""
+        definition = self._command(name, False)
+        if definition.get("type") != 3:
+            raise AssertionError(f"{name!r} is not a message command")
+        data = {"id": definition["id"], "name": name, "type": 3, "target_id": message["id"],
+                "resolved": {"messages": {message["id"]: message}}}
+        if definition.get("guild_id"):
+            data["guild_id"] = definition["guild_id"]
+        return await self._interact(2, data, user, [], MEMBER_PERMISSIONS, False)
 
     async def click(self, message: Message, custom_id: str, user: dict[str, Any], *,
                     roles: list[int] | None = None, permissions: int = MEMBER_PERMISSIONS,
@@ -515,6 +542,7 @@ class FakeDiscord:
         if not path.startswith(API_PREFIX):
             return await handler(request)
         call = Call(request.method, path[len(API_PREFIX):], dict(request.query), await self._body(request))
+        call.files = await self._uploads(request)
         self.calls.append(call)
         request[CALL] = call
         for index, (method, pattern, retry_after) in enumerate(self._rate_limits):
@@ -549,6 +577,35 @@ class FakeDiscord:
         text = await request.text()
         return json.loads(text) if text else None
 
+    @staticmethod
+    async def _uploads(request: web.Request) -> list[tuple[str, bytes]]:
+        """The files of a multipart message (`files[n]` parts, as discord.py sends them), in order."""
+        if not request.content_type.startswith("multipart/"):
+            return []
+        form = await request.post()  # the form `_body` parsed (aiohttp keeps it; the body is read by now)
+        return [(value.filename, value.file.read()) for key, value in form.items()
+                if isinstance(value, web.FileField) and key.startswith("files[")]
+
+    def _attach(self, message: Message, call: Call) -> None:
+        """Files sent with a message become its attachments, served from the fake CDN like Discord's."""
+        if not call.files:
+            return
+        attachments = []
+        for name, data in call.files:
+            attachment_id = self.snowflake()
+            url = self.add_file(f"{attachment_id}-{name}", data, "image/png" if name.endswith(".png") else
+                                "application/octet-stream")
+            attachments.append({"id": str(attachment_id), "filename": name, "size": len(data), "url": url,
+                                "proxy_url": url})
+        message.payload["attachments"] = attachments
+
+    def attachment_bytes(self, message: Message, filename: str) -> bytes:
+        """The bytes of `message`'s attachment called `filename` (what a client would download)."""
+        for attachment in message.payload.get("attachments") or []:
+            if attachment["filename"] == filename:
+                return self.files[attachment["url"].rsplit("/", 1)[1]][0]
+        raise AssertionError(f"message {message.id} has no attachment {filename!r}")
+
     async def _unknown(self, request: web.Request) -> web.Response:
         return error(404, "404: Not Found")
 
@@ -574,8 +631,8 @@ class FakeDiscord:
         body = request[CALL].body or []
         stored = []
         for command in body:
-            item = {**command, "id": str(self.snowflake()), "application_id": str(self.app_id),
-                    "version": str(self.snowflake()), "type": command.get("type", 1)}
+            item = {"description": "", **command, "id": str(self.snowflake()), "application_id": str(self.app_id),
+                    "version": str(self.snowflake()), "type": command.get("type", 1)}  # (menus: description "")
             if guild:
                 item["guild_id"] = guild
             stored.append(item)
@@ -668,6 +725,14 @@ class FakeDiscord:
             clicked = self._clicked_message(interaction)
             if clicked is not None:
                 self._edit(clicked, data)
+        elif kind == 8:
+            choices = data.get("choices")
+            if interaction.type != 4 or not isinstance(choices, list) or len(choices) > 25:
+                return error(400, "Invalid Form Body: choices (at most 25, for autocomplete only)", 50035)
+            for choice in choices:
+                if not 1 <= len(str(choice.get("name", ""))) <= 100 or len(str(choice.get("value", ""))) > 100:
+                    return error(400, "Invalid Form Body: a choice's name or value is too long", 50035)
+            interaction.choices = choices
         elif kind not in (1, 6):
             return error(400, f"Invalid interaction response type {kind}", 50035)
         if message is not None:
@@ -701,10 +766,12 @@ class FakeDiscord:
         if original is not None and original.loading and not original.deleted:
             # Discord: a follow-up to an unresolved deferral resolves it, with the deferral's visibility.
             self._edit(original, body)
+            self._attach(original, request[CALL])
             return json_response(original.payload)
         ephemeral = bool(int(body.get("flags") or 0) & EPHEMERAL)
         message = self._new_message(body, interaction.channel_id, ephemeral=ephemeral,
                                     interaction=interaction)
+        self._attach(message, request[CALL])
         return json_response(message.payload)
 
     def _webhook_message(self, request: web.Request) -> tuple[Interaction | None, Message | None]:
@@ -748,6 +815,7 @@ class FakeDiscord:
         if problem:
             return error(400, f"Invalid Form Body: {problem}", 50035)
         message = self._new_message(body, request.match_info["cid"], ephemeral=False)
+        self._attach(message, request[CALL])
         return json_response(message.payload)
 
     async def _typing(self, request: web.Request) -> web.Response:

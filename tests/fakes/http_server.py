@@ -45,6 +45,7 @@ class FakeWeb:
         self.requests: list[tuple[str, str]] = []  # (path, Host header) of every request, in order
         self.deezer: dict[int, dict[str, Any]] = {}
         self.spotify: dict[str, dict[str, str]] = {}
+        self.deezer_lists: dict[tuple[str, int], tuple[str, list[int]]] = {}  # (kind, id) -> (title, track ids)
         self.playlists: dict[str, list[str]] = {}  # HLS media playlists: name -> segment URLs
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -114,6 +115,8 @@ class FakeWeb:
         app.router.add_get("/flaky/{name}", self._flaky)
         app.router.add_get("/deezer/track/{id}", self._deezer_track)
         app.router.add_get("/deezer/search", self._deezer_search)
+        app.router.add_get("/deezer/{kind:playlist|album}/{id}", self._deezer_list)
+        app.router.add_get("/deezer/{kind:playlist|album}/{id}/tracks", self._deezer_list_tracks)
         app.router.add_get("/spotify/oembed", self._spotify_oembed)
         app.router.add_get("/spotify/track/{id}", self._spotify_page)
         app.router.add_get("/hls/{name}", self._hls_playlist)
@@ -250,6 +253,31 @@ class FakeWeb:
             data: dict[str, Any] = {"error": {"type": "DataException", "message": "no data", "code": 800}}
         else:
             data = track
+        return web.json_response(data)
+
+    def add_deezer_list(self, kind: str, list_id: int, title: str, track_ids: list[int]) -> None:
+        """A Deezer playlist or album of tracks added with `add_deezer` (other ids are served without a title)."""
+        self.deezer_lists[(kind, list_id)] = (title, track_ids)
+
+    def _deezer_list_of(self, request: web.Request) -> tuple[str, list[int]] | None:
+        return self.deezer_lists.get((request.match_info["kind"], int(request.match_info["id"])))
+
+    async def _deezer_list(self, request: web.Request) -> web.Response:
+        found = self._deezer_list_of(request)
+        if found is None:
+            return web.json_response({"error": {"type": "DataException", "message": "no data", "code": 800}})
+        return web.json_response({"id": int(request.match_info["id"]), "title": found[0], "nb_tracks": len(found[1])})
+
+    async def _deezer_list_tracks(self, request: web.Request) -> web.Response:
+        """Pages like Deezer's: `index` and `limit` (at most 25 here, so paging is exercised), `total`, `next`."""
+        found = self._deezer_list_of(request)
+        if found is None:
+            return web.json_response({"error": {"type": "DataException", "message": "no data", "code": 800}})
+        index, limit = int(request.query.get("index", 0)), min(int(request.query.get("limit", 25)), 25)
+        page = found[1][index:index + limit]
+        data: dict[str, Any] = {"data": [self.deezer.get(i, {"id": i}) for i in page], "total": len(found[1])}
+        if index + limit < len(found[1]):
+            data["next"] = "http://169.254.169.254/steal"  # a hostile `next`: the client must not follow it
         return web.json_response(data)
 
     async def _deezer_search(self, request: web.Request) -> web.Response:

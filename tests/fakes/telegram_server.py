@@ -138,6 +138,9 @@ class FakeTelegram:
         self.calls: list[ApiCall] = []
         self.unknown_methods: list[str] = []
         self.commands: list[dict[str, str]] | None = None
+        self.commands_by_language: dict[str, list[dict[str, str]]] = {}  # setMyCommands per language_code
+        self.inline_answers: dict[str, dict[str, Any]] = {}  # inline query id -> the answerInlineQuery params
+        self.inline_queries: set[str] = set()
         self.chats: dict[int, dict[str, Any]] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.callback_queries: dict[str, dict[str, Any]] = {}
@@ -347,7 +350,8 @@ class FakeTelegram:
 
         def find() -> dict[str, Any] | None:
             for message in self.bot_messages(chat_id):
-                if message["message_id"] > after and (contains is None or contains in message["text"]):
+                shown = message.get("text", message.get("caption") or "")  # a photo's words are its caption
+                if message["message_id"] > after and (contains is None or contains in shown):
                     return message
             return None
 
@@ -394,7 +398,7 @@ class FakeTelegram:
             if handler is None:
                 self.unknown_methods.append(method)
                 raise ApiError(404, "Not Found")
-            result = await handler(params)
+            result = await (handler(params, uploads) if method in _UPLOAD_METHODS else handler(params))
         except ApiError as exc:
             call.status = exc.status
             body: dict[str, Any] = {"ok": False, "error_code": exc.status, "description": exc.description}
@@ -548,6 +552,8 @@ class FakeTelegram:
         message = self.messages.get((chat["id"], params.get("message_id")))
         if message is None or message["from"]["id"] != self.bot["id"]:
             raise ApiError(400, "Bad Request: message to edit not found")
+        if "text" not in message:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         raw, shown = self._text(params)
         markup = self._markup(params)
         if shown == message["text"] and markup == message.get("reply_markup"):
@@ -560,6 +566,43 @@ class FakeTelegram:
         else:
             message.pop("reply_markup", None)
         return _public(message)
+
+    async def _m_sendPhoto(self, params: dict[str, Any], uploads: dict[str, bytes]) -> dict[str, Any]:
+        """A photo uploaded as multipart (`photo`), with an optional HTML caption of at most 1024 characters.
+
+        Telegram refuses what it cannot read as an image; here PNG and JPEG are checked by signature.  The
+        bytes are kept as a file (`photo_bytes`) so tests decode what a person would see.
+        """
+        chat = self._chat(params)
+        data = uploads.get("photo")
+        if data is None:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if data[:8] == b"\x89PNG\r\n\x1a\n":
+            width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        elif data[:3] == b"\xff\xd8\xff":
+            width = height = 0
+        else:
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        caption = params.get("caption")
+        message: dict[str, Any] = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()),
+                                   "chat": chat, "from": self.bot, "edits": 0}
+        if caption:
+            mode = (params.get("parse_mode") or "").upper()
+            shown = visible_html(caption) if mode == "HTML" else caption
+            if utf16_len(shown) > 1024:
+                raise ApiError(400, "Bad Request: message caption is too long")
+            message.update(caption=shown, html=caption)
+        info = self.add_file(data)
+        message["photo"] = [{**info, "width": width, "height": height}]
+        markup = self._markup(params)
+        if markup:
+            message["reply_markup"] = markup
+        self.messages[(chat["id"], message["message_id"])] = message
+        return _public(message)
+
+    def photo_bytes(self, message: dict[str, Any]) -> bytes:
+        """The bytes of a photo message's largest size, as a client would download them."""
+        return self._files[message["photo"][-1]["file_id"]]["data"]
 
     async def _m_sendChatAction(self, params: dict[str, Any]) -> bool:
         self._chat(params)
@@ -588,8 +631,43 @@ class FakeTelegram:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(command.get("description", "")) <= 256:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands = commands
+        language = str(params.get("language_code") or "")
+        if language and not re.fullmatch(r"[a-z]{2}", language):
+            raise ApiError(400, "Bad Request: invalid language code specified")
+        self.commands_by_language[language] = commands
+        if not language:
+            self.commands = commands
         return True
+
+    async def _m_answerInlineQuery(self, params: dict[str, Any]) -> bool:
+        query_id = str(params.get("inline_query_id") or "")
+        if query_id not in self.inline_queries:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
+        if query_id in self.inline_answers:
+            raise ApiError(400, "Bad Request: query is already answered")
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        if len({r.get("id") for r in results}) != len(results):
+            raise ApiError(400, "Bad Request: RESULT_ID_DUPLICATE")
+        for result in results:
+            if not 1 <= len(str(result.get("id", ""))) <= 64 or not result.get("title"):
+                raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+            content = result.get("input_message_content") or {}
+            if not 1 <= utf16_len(content.get("message_text", "")) <= 4096:
+                raise ApiError(400, "Bad Request: MESSAGE_EMPTY")
+            if content.get("parse_mode") == "HTML":
+                visible_html(content["message_text"])  # raises like Telegram on broken markup
+        self.inline_answers[query_id] = params
+        return True
+
+    def inline_query(self, user: dict[str, Any], query: str) -> str:
+        """A person types `@bot <query>` in some chat; returns the inline query id."""
+        query_id = str(next(self._update_ids) * 1000 + 7)
+        self.inline_queries.add(query_id)
+        self._push({"inline_query": {"id": query_id, "from": user, "query": query, "offset": "",
+                                     "chat_type": "sender"}})
+        return query_id
 
     async def _m_getFile(self, params: dict[str, Any]) -> dict[str, Any]:
         stored = self._files.get(params.get("file_id", ""))
@@ -604,6 +682,10 @@ class FakeTelegram:
         if self.messages.pop((chat["id"], params.get("message_id")), None) is None:
             raise ApiError(400, "Bad Request: message to delete not found")
         return True
+
+
+#: Methods whose handler also gets the multipart uploads.
+_UPLOAD_METHODS = {"sendPhoto"}
 
 
 def _entities(text: str) -> list[dict[str, Any]]:

@@ -1,0 +1,37 @@
+"""`/add <Deezer playlist>` in the real Telegram bot: one message, edited as the tracks arrive, then the summary."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from tests.bot.test_telegram import ADMIN, APOLOGY, Running, start_bot, tiny_model  # noqa: F401 - fixtures
+from tests.fakes.http_server import FakeWeb
+
+
+async def test_a_deezer_playlist_of_thirty_adds_thirty(start_bot: Callable[..., Awaitable[Running]]) -> None:  # noqa: F811
+    with FakeWeb() as web:
+        for n in range(30):
+            web.add_deezer(9000 + n, f"Tune {n}", f"Group {n % 5}")
+        web.add_deezer_list("playlist", 5551, "Road trip", [9000 + n for n in range(30)])
+        bot = await start_bot(telegram_admins=[ADMIN["id"]], allow_private_networks=True,
+                              deezer_api_url=web.url("/deezer"))
+        server = bot.server
+        server.send_text(ADMIN, "/add https://www.deezer.com/playlist/5551")
+        placeholder = await server.wait_for_message(ADMIN["id"], contains="Adding")
+        key = (ADMIN["id"], placeholder["message_id"])
+
+        def finished() -> str | None:
+            text = server.messages[key]["text"]
+            return text if "Road trip" in text else None
+
+        text = await server.wait_for(finished, timeout=60, what="the /add summary")
+        assert APOLOGY not in text
+        assert "Deezer playlist “Road trip”: 30 song(s)" in text and "30 added" in text
+        assert await bot.engine.store.count_tracks() == 30
+        # the same playlist again: nothing new, and the answer says so
+        server.send_text(ADMIN, "/add https://www.deezer.com/playlist/5551")
+        again = await server.wait_for_message(ADMIN["id"], after=placeholder["message_id"])
+        key = (ADMIN["id"], again["message_id"])
+        text = await server.wait_for(finished, timeout=60, what="the second summary")
+        assert "0 added, 30 already there" in text
+        assert await bot.engine.store.count_tracks() == 30
