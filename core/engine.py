@@ -551,6 +551,12 @@ class Engine:
         """Turn the picture of the mood on or off for one person (a sibling of the strategy preference)."""
         await self.store.set_pref(user_ref, "picture", "on" if on else "off")
 
+    async def tracks_for_ids(self, ids: list[int]) -> list[Track]:
+        """Tracks by id, in the order given, from the catalogue queries use (an answer's 💾 Save button)."""
+        store, _ = await self.catalogue()
+        found = await store.get_tracks(ids)
+        return [found[i] for i in ids if i in found]
+
     async def suggest_tracks(self, text: str, limit: int = 25) -> list[Track]:
         """Songs whose title, artist or album contains `text`, from the catalogue queries use (autocomplete)."""
         store, _ = await self.catalogue()

@@ -10,9 +10,9 @@ from moodtape.core.pipeline.link_batch import LinkReport
 
 def print_links(report: LinkReport) -> None:
     for collection in report.collections:
-        line = f"{collection.service} {collection.kind} \"{collection.title}\": {len(collection.tracks)} track(s)"
+        line = f"{collection.service} {collection.kind} \"{collection.title}\": {collection.size} track(s)"
         if collection.capped:
-            line += f" (the first {len(collection.tracks)} of {collection.total}: MOODTAPE_MAX_TRACKS_PER_LINK)"
+            line += f" (the first {collection.size} of {collection.total}: MOODTAPE_MAX_TRACKS_PER_LINK)"
         print(line)
     for result in report.results:
         status, error = report.state(result)

@@ -17,7 +17,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 from moodtape.bot.discord import render
-from moodtape.bot.discord.buttons import FeedbackButton, reaches_a_button
+from moodtape.bot.discord.buttons import FeedbackButton, SaveButton, reaches_a_button
 from moodtape.bot.discord.commands import MoodtapeCommands
 from moodtape.bot.discord.conventions import songs_like_this_menu
 from moodtape.bot.discord.replies import RECEIVED, report_failure, since, tell_privately
@@ -77,7 +77,7 @@ class MoodtapeBot(commands.Bot):
                                                    min(self.settings.default_k, render.MAX_SONGS)))
         await self.tree.set_translator(KoreanTranslator())  # Korean names/descriptions, applied at sync
         # Buttons of every message ever sent are routed by their custom_id pattern, not by a stored view.
-        self.add_dynamic_items(FeedbackButton)
+        self.add_dynamic_items(FeedbackButton, SaveButton)
         if self.sync_commands:
             try:
                 synced = await self.tree.sync()

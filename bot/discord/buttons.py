@@ -6,20 +6,23 @@ message sent before a restart still finds its way here: no view state lives in m
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
 import discord
-
 from moodtape.bot.discord import render
 from moodtape.bot.discord.replies import engine_of, report_failure, user_ref
+from moodtape.bot.shared.saved import SAVE_TOKEN, parse_save_token, save_token, saved_files
 from moodtape.core.results import RecommendedTrack
 
-__all__ = ["FeedbackButton", "feedback_view", "reaches_a_button"]
+__all__ = ["FeedbackButton", "SaveButton", "feedback_view", "reaches_a_button"]
 
 #: The custom_id of a 👍/👎 button: ASCII digits only (18 at most: a SQLite id), so a forged one never
 #: reaches `int()` with something it refuses or the store with something it cannot hold.
 FEEDBACK_ID = re.compile(r"moodtape:fb:(?P<vote>up|down):(?P<track>[0-9]{1,18}):(?P<kind>[a-z]{1,16})")
+#: The custom_id of a 💾 Save button: the answer's song ids (`bot.shared.saved`).
+SAVE_ID = re.compile(r"moodtape:save:(?P<token>" + SAVE_TOKEN.pattern + ")")
 
 
 def reaches_a_button(interaction: discord.Interaction) -> bool:
@@ -29,7 +32,9 @@ def reaches_a_button(interaction: discord.Interaction) -> bool:
     version's button, forged data) it drops without a word, and the person would see "interaction failed".
     """
     custom_id = (interaction.data or {}).get("custom_id")
-    if not isinstance(custom_id, str) or FEEDBACK_ID.fullmatch(custom_id) is None or interaction.message is None:
+    if not isinstance(custom_id, str) or interaction.message is None:
+        return False
+    if FEEDBACK_ID.fullmatch(custom_id) is None and SAVE_ID.fullmatch(custom_id) is None:
         return False
     return any(getattr(child, "custom_id", None) == custom_id
                for row in interaction.message.components for child in getattr(row, "children", ()))
@@ -74,12 +79,40 @@ class FeedbackButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=FE
 
 
 def feedback_view(tracks: list[RecommendedTrack], kind: str) -> discord.ui.View:
-    """👍/👎 per song, two songs per row so each pair stays together (five rows hold `MAX_SONGS`)."""
+    """👍/👎 per song, two songs per row so each pair stays together (five rows hold `MAX_SONGS`), and 💾 Save
+    on a row of its own (or, with ten songs, as the fifth button of the last row)."""
     view = discord.ui.View(timeout=None)
-    for index, track in enumerate(tracks[: render.MAX_SONGS]):
+    shown = tracks[: render.MAX_SONGS]
+    for index, track in enumerate(shown):
         for value in (1, -1):
             view.add_item(FeedbackButton(track.id, value, kind, index + 1, row=index // 2))
+    token = save_token(shown)
+    if token is not None:
+        view.add_item(SaveButton(token, row=min((len(shown) + 1) // 2, 4)))
     return view
+
+
+class SaveButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=SAVE_ID):
+    """💾 Save under an answer: the songs as JSPF and M3U8 files, sent to the person who clicked, privately."""
+
+    def __init__(self, token: str, row: int | None = None) -> None:
+        super().__init__(discord.ui.Button(style=discord.ButtonStyle.primary, label="💾 Save",
+                                           custom_id=f"moodtape:save:{token}", row=row))
+        self.token = token
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Item[Any],
+                             match: re.Match[str], /) -> "SaveButton":
+        return cls(match["token"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+        try:
+            files = await saved_files(engine_of(interaction), parse_save_token(self.token))
+            await interaction.response.send_message(
+                "Your songs as playlist files: JSPF (ListenBrainz) and M3U8 (any player).", ephemeral=True,
+                files=[discord.File(io.BytesIO(data), filename=name) for name, data in files])
+        except Exception as exc:  # buttons bypass the command tree's error handler: report here
+            await report_failure(interaction, exc)
 
 
 def _title_from_message(message: discord.Message | None, track_id: int) -> str | None:

@@ -41,9 +41,9 @@ def batch_summary(report: LinkReport) -> str:
         return report.results[0].message if report.results else "nothing to add"
     lines = []
     for collection in report.collections:
-        line = f"{collection.service} {collection.kind} “{collection.title}”: {len(collection.tracks)} song(s)"
+        line = f"{collection.service} {collection.kind} “{collection.title}”: {collection.size} song(s)"
         if collection.capped:
-            line += f" (the first {len(collection.tracks)} of {collection.total})"
+            line += f" (the first {collection.size} of {collection.total})"
         lines.append(line)
     lines.append(_counts(report) + "; new songs become recommendable once they are analysed.")
     return "\n".join(lines)

@@ -24,6 +24,7 @@ from moodtape.bot.shared.errors import user_message
 from moodtape.bot.shared.link_progress import LinkProgress, batch_summary
 from moodtape.bot.shared.picture import PICTURE_CAPTION, PICTURE_NAME, picture_png, picture_switch
 from moodtape.bot.shared.room import ROOM_PRIVATE, no_readings, room_strategy, telegram_room
+from moodtape.bot.shared.saved import parse_save_token, saved_files
 from moodtape.bot.shared.taste import forget_text
 from moodtape.bot.shared.throttle import Throttle
 from moodtape.bot.telegram import render
@@ -43,7 +44,7 @@ from moodtape.core.engine import Engine
 from moodtape.core.errors import UserError
 from moodtape.core.mood.space import STRATEGIES
 from moodtape.core.voice.asr import language_hint
-from telegram import Message, Update
+from telegram import InputFile, Message, Update
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
@@ -125,6 +126,7 @@ class TelegramFrontEnd:
                                                      pattern=strategy))
         application.add_handler(CallbackQueryHandler(timed("picture_button", self.on_picture_button),
                                                      pattern=rf"^{render.PICTURE_PREFIX}:"))
+        application.add_handler(CallbackQueryHandler(timed("save_button", self.on_save_button), pattern=r"^sv:"))
         application.add_handler(CallbackQueryHandler(timed("stale_button", self.on_stale_button)))
         audio = filters.AUDIO | filters.VOICE | _AudioDocument()
         application.add_handler(MessageHandler(only_new & audio, timed("audio", self.on_audio)))
@@ -418,6 +420,20 @@ class TelegramFrontEnd:
                 reply_markup=render.strategy_keyboard(strategy, wanted),
             )
         await answer_callback(query, "Picture of the mood: " + ("on" if wanted else "off"))
+
+    async def on_save_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """💾 Save: the answer's songs as a JSPF and an M3U8 file, sent as replies to the answer."""
+        query = update.callback_query
+        assert query is not None and query.data is not None
+        ids = parse_save_token(query.data.removeprefix("sv:"))
+        files = await saved_files(self.engine, ids)
+        await answer_callback(query, "Here are your songs as playlist files.")
+        message = query.message
+        chat_id = message.chat.id if message is not None else query.from_user.id
+        reply_to = message.message_id if message is not None else None
+        for name, data in files:
+            await context.bot.send_document(chat_id, InputFile(data, filename=name), reply_to_message_id=reply_to,
+                                            allow_sending_without_reply=True)
 
     async def on_stale_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Buttons we no longer make (an older version's) still get an answer, so the spinner stops."""

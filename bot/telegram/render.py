@@ -17,6 +17,7 @@ from moodtape.bot.shared.formatting import similar_heading
 from moodtape.bot.shared.help import COMMANDS
 from moodtape.bot.shared.help_ko import DESCRIPTIONS as KOREAN_DESCRIPTIONS
 from moodtape.bot.shared.room import ROOM_HEADINGS, read_from
+from moodtape.bot.shared.saved import save_token
 from moodtape.bot.shared.taste import FORGET_HELP
 from moodtape.core.mood.space import STRATEGIES, STRATEGY_HELP, describe
 from moodtape.core.recommend.title import TitleResult
@@ -114,7 +115,7 @@ def _short(text: str, limit: int = 24) -> str:
 
 
 def feedback_keyboard(tracks: Sequence[RecommendedTrack]) -> InlineKeyboardMarkup | None:
-    """One row per recommended track: 👍 and 👎, numbered like the list in the text."""
+    """One row per recommended track: 👍 and 👎, numbered like the list in the text; then 💾 Save."""
     if not tracks:
         return None
     rows = [
@@ -124,6 +125,9 @@ def feedback_keyboard(tracks: Sequence[RecommendedTrack]) -> InlineKeyboardMarku
         ]
         for n, track in enumerate(tracks, start=1)
     ]
+    token = save_token(tracks)
+    if token is not None:
+        rows.append([InlineKeyboardButton("💾 Save as a playlist (JSPF + M3U8)", callback_data=f"sv:{token}")])
     return InlineKeyboardMarkup(rows)
 
 

@@ -25,7 +25,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,13 @@ _SERVICE_HOSTS = DEEZER_HOSTS | SPOTIFY_HOSTS
 _SHORT_HOSTS = DEEZER_SHORT_HOSTS | SPOTIFY_SHORT_HOSTS
 
 
+def _youtube_playlist(url: httpx.URL) -> bool:
+    """A youtube.com/playlist?list=... page (a watch link with &list= stays one video: `noplaylist`)."""
+    host = host_name(url)
+    return (host in ("youtube.com", "www.youtube.com", "m.youtube.com", "music.youtube.com")
+            and url.path.rstrip("/") == "/playlist" and bool(url.params.get("list")))
+
+
 @dataclass(frozen=True)
 class LinkCollection:
     """A playlist or album link's tracks, as far as the cap allowed (`total` is how many it holds)."""
@@ -69,12 +76,18 @@ class LinkCollection:
     service: str
     kind: str  # "playlist" | "album"
     title: str
-    tracks: list[LinkInfo]
+    tracks: list[LinkInfo]  # entries whose metadata came with the list (Deezer)
     total: int
+    links: list[str] = field(default_factory=list)  # entries known only by their link (YouTube)
+
+    @property
+    def size(self) -> int:
+        """Entries that will be added (within the cap)."""
+        return len(self.tracks) + len(self.links)
 
     @property
     def capped(self) -> bool:
-        return self.total > len(self.tracks)
+        return self.total > self.size
 
 
 @dataclass(frozen=True)
@@ -151,8 +164,9 @@ class LinkService:
     async def expand(self, link: str, limit: int) -> LinkCollection | None:
         """The tracks of a playlist or album link (at most `limit`, de-duplicated); None for a one-song link.
 
-        Only Deezer playlists and albums are expanded so far; a Spotify or YouTube playlist link is refused by
-        `resolve` with a message that says so.
+        Deezer playlists and albums (their API gives every track's metadata) and YouTube playlists (one flat
+        yt-dlp extraction; each video is then resolved like a link of its own) are expanded; a Spotify
+        playlist or album link is refused by `resolve` with a message that says so.
         """
         url = await self._service_url(link)
         if host_name(url) in DEEZER_HOSTS:
@@ -160,6 +174,9 @@ class LinkService:
             if found is not None:
                 title, tracks, total = await self.deezer.collection(found[0], found[1], limit)
                 return LinkCollection("Deezer", found[0], title, tracks, total)
+        if _youtube_playlist(url):
+            title, links, total = await self.ytdlp.playlist(str(url), limit)
+            return LinkCollection("YouTube", "playlist", title, [], total, links=links)
         return None
 
     async def resolve(self, link: str) -> LinkInfo:

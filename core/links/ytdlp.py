@@ -11,8 +11,9 @@ through `links.client.GuardedClient` directly.  What we do instead, in this orde
    through a filtering proxy on 127.0.0.1 (`links/egress_proxy.py`) that checks each host with the same rules
    and connects to the very address it checked, so a redirect to a private address or a DNS answer that
    changes between checks is refused; a refusal is reported as such (`RefusedAddress`);
-4. extraction is metadata-only and flat for playlists; playlists, live streams and tracks over the
-   duration cap are refused before anything is downloaded;
+4. extraction is metadata-only and flat for playlists; a playlist given where one track is expected, live
+   streams and tracks over the duration cap are refused before anything is downloaded (`playlist` lists a
+   playlist's entries, capped by `playlistend`, for `/add <playlist>`: each entry is then checked on its own);
 5. the chosen audio-only format's URL is checked again; a plain HTTP(S) format is downloaded through the
    guarded client (size cap while streaming, time cap, every redirect re-checked, content sniffed);
    only segmented formats (HLS/DASH) are downloaded by yt-dlp itself (its native downloader, through the
@@ -213,19 +214,21 @@ class YtDlpSource:
         self.client = client
         self._factory = factory
 
-    def _ydl(self, folder: Path | None, proxy: str) -> Any:
+    def _ydl(self, folder: Path | None, proxy: str, playlist_end: int | None = None) -> Any:
         options = ytdlp_options(self.settings, folder, proxy)
+        if playlist_end is not None:
+            options["playlistend"] = playlist_end  # a long playlist's later pages are never fetched
         if self._factory is not None:
             return self._factory(options)
         from yt_dlp import YoutubeDL
 
         return YoutubeDL(options)  # type: ignore[arg-type]
 
-    def _extract_sync(self, url: str, proxy: str) -> dict[str, Any]:
+    def _extract_sync(self, url: str, proxy: str, playlist_end: int | None = None) -> dict[str, Any]:
         from yt_dlp.utils import YoutubeDLError
 
         try:
-            with self._ydl(None, proxy) as ydl:
+            with self._ydl(None, proxy, playlist_end) as ydl:
                 info = ydl.extract_info(url, download=False)
         except YoutubeDLError as exc:
             raise ServiceError(f"{service_name(extractor_for(url))}: {_clean_message(exc)}",
@@ -249,6 +252,30 @@ class YtDlpSource:
         if refusal:
             raise ServiceError(f"cannot add this: {refusal}")
         return info
+
+    async def playlist(self, url: str, limit: int) -> tuple[str, list[str], int]:
+        """(title, the first `limit` entries' links, how many it holds) of a playlist link, from one flat,
+        checked extraction (entries are not resolved here: each is added later like a link of its own)."""
+        await self.client.check_url(url)
+        try:
+            async with asyncio.timeout(self.settings.download_timeout_s * 2):
+                info = await self._behind_proxy(functools.partial(self._extract_sync, playlist_end=limit), url)
+        except TimeoutError as exc:
+            raise ServiceError(f"{service_name(extractor_for(url))} took too long to answer",
+                               transient=True) from exc
+        entries = info.get("entries")
+        if info.get("_type") not in ("playlist", "multi_video") or entries is None:
+            raise ServiceError("that link is not a playlist")
+        links: list[str] = []
+        total = 0
+        for entry in entries:
+            total += 1
+            link = entry.get("url") if isinstance(entry, dict) else None
+            if (isinstance(link, str) and link.startswith(("https://", "http://")) and link not in links
+                    and len(links) < limit and extractor_for(link) is not None):
+                links.append(link)
+        count = info.get("playlist_count")
+        return str(info.get("title") or "playlist"), links, count if isinstance(count, int) else total
 
     async def resolve(self, url: str) -> LinkInfo:
         """What the link is, from a checked extraction (nothing is downloaded)."""

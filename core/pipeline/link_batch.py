@@ -90,12 +90,20 @@ async def add_link_batch(links: LinkService, store: Store, urls: list[str], *, a
                 await on_track(report, done, planned)
             continue
         report.collections.append(collection)
-        planned += len(collection.tracks)
+        planned += collection.size
         for info in collection.tracks:
             try:
                 report.results.append(await links.add_info(store, info, added_by=added_by))
             except UserError as exc:
                 report.failed.append((f"{info.label} ({info.url})", str(exc)))
+            done += 1
+            if on_track is not None:
+                await on_track(report, done, planned)
+        for entry in collection.links:
+            try:
+                report.results.append(await links.add(store, entry, added_by=added_by))
+            except UserError as exc:
+                report.failed.append((entry, str(exc)))
             done += 1
             if on_track is not None:
                 await on_track(report, done, planned)

@@ -98,8 +98,9 @@ async def test_room_in_a_telegram_group_of_three(telegram: tuple[FakeTelegram, E
     assert "4 messages" in room["text"] and ROOM_HEADINGS["match"] in room["text"]
     ids = listed_ids(room["text"])
     assert len(ids) == 3
-    assert [[b["callback_data"] for b in row] for row in server.buttons(room)] == [
-        [f"fb:+:{i}", f"fb:-:{i}"] for i in ids]
+    *rows, save = server.buttons(room)
+    assert [[b["callback_data"] for b in row] for row in rows] == [[f"fb:+:{i}", f"fb:-:{i}"] for i in ids]
+    assert save[0]["callback_data"].startswith("sv:")  # the room's songs can be saved like any answer
 
     server.send_text(MIN, "/room lift", chat=group)
     lifted = await server.wait_for_message(group["id"], contains=ROOM_HEADINGS["lift"], after=room["message_id"])

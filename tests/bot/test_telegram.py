@@ -100,11 +100,12 @@ def listed_ids(text: str) -> list[int]:
 
 
 def assert_feedback_keyboard(server: FakeTelegram, message: dict[str, Any]) -> list[int]:
-    """Every listed song has its own 👍 and 👎 button, in list order; returns the ids."""
+    """Every listed song has its own 👍 and 👎 button, in list order, then one 💾 Save; returns the ids."""
     ids = listed_ids(message["text"])
     assert ids, message["text"]
-    rows = server.buttons(message)
+    *rows, save = server.buttons(message)
     assert [[b["callback_data"] for b in row] for row in rows] == [[f"fb:+:{i}", f"fb:-:{i}"] for i in ids]
+    assert len(save) == 1 and save[0]["callback_data"].startswith("sv:") and save[0]["text"].startswith("💾")
     assert all(row[0]["text"].startswith("👍") and row[1]["text"].startswith("👎") for row in rows)
     return ids
 

@@ -1,4 +1,5 @@
-"""Whole Deezer playlists and albums by link: every track added once, capped, paged, hostile pages survived."""
+"""Whole Deezer playlists and albums and YouTube playlists by link: every track added once, capped, paged,
+hostile pages survived."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ from moodtape.bot.cli import main
 from moodtape.core.engine import Engine
 from moodtape.core.pipeline.link_batch import LinkReport
 
-from tests.core.test_links import engine, link_settings, web  # noqa: F401 - fixtures shared with the link tests
+from tests.core.test_links import (  # noqa: F401 - fixtures shared with the link tests
+    engine,
+    link_settings,
+    make_service,
+    web,
+    youtube_info,
+)
+from tests.fakes.dns import StubDNS
 from tests.fakes.http_server import FakeWeb
+from tests.fakes.ytdlp import FakeYoutubeDL, factory
 
 PLAYLIST = 908622995
 ALBUM = 302127
@@ -85,3 +94,28 @@ def test_the_cli_names_the_playlist(tmp_path: Path, web: FakeWeb, capsys: pytest
     assert code == 0
     assert 'Deezer playlist "Thirty songs": 5 track(s) (the first 5 of 30' in out
     assert out.count("[Deezer]") == 5
+
+
+async def test_a_youtube_playlist_adds_each_video_once(engine: Engine, web: FakeWeb) -> None:  # noqa: F811
+    videos = {f"https://www.youtube.com/watch?v=vid0000000{n}": youtube_info(
+        web, id=f"vid0000000{n}", title=f"Band {n} - Song {n}", webpage_url=f"https://www.youtube.com/watch?v=vid0000000{n}")
+        for n in range(3)}
+    entries = [{"_type": "url", "ie_key": "Youtube", "url": url, "title": info["title"]} for url, info in videos.items()]
+    entries.append(dict(entries[0]))  # the same video twice in the list: added once
+    entries.append({"_type": "url", "ie_key": "Youtube", "url": "https://www.youtube.com/watch?v=gone0000000"})
+    entries.append({"_type": "url", "url": "http://169.254.169.254/latest/meta-data"})  # not a site extractor: left out
+    playlist_url = "https://www.youtube.com/playlist?list=PLroadmix"
+    playlist = {"_type": "playlist", "id": "PLroadmix", "title": "Road mix", "extractor_key": "YoutubeTab",
+                "webpage_url": playlist_url, "entries": entries}
+    engine.links = make_service(engine.settings, StubDNS({"www.youtube.com": ["127.0.0.1"]}),
+                                factory({playlist_url: playlist, **videos}))
+    FakeYoutubeDL.built.clear()
+    report = await engine.add_links([playlist_url], embed=False)
+    [collection] = report.collections
+    assert (collection.service, collection.title, collection.size, collection.total) == ("YouTube", "Road mix", 4, 6)
+    assert report.added == 3 and sorted(r.label for r in report.results) == [f"Band {n} - Song {n}" for n in range(3)]
+    assert report.failed == [("https://www.youtube.com/watch?v=gone0000000", report.failed[0][1])]
+    assert "unavailable" in report.failed[0][1].lower()
+    assert FakeYoutubeDL.built[0]["playlistend"] == engine.settings.max_tracks_per_link  # later pages never fetched
+    watch_with_list = await engine.links.expand("https://www.youtube.com/watch?v=vid00000001&list=PLroadmix", 10)
+    assert watch_with_list is None  # a video opened from a playlist is that one video

@@ -718,6 +718,7 @@ class FakeDiscord:
         if kind == 4:
             message = self._new_message(data, interaction.channel_id, ephemeral=ephemeral,
                                         interaction=interaction)
+            self._attach(message, request[CALL])  # files sent with the response (multipart)
         elif kind == 5:
             message = self._new_message({}, interaction.channel_id, ephemeral=ephemeral, loading=True,
                                         interaction=interaction)

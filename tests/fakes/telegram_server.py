@@ -370,6 +370,7 @@ class FakeTelegram:
             for key, value in form.items():
                 if isinstance(value, web.FileField):
                     uploads[key] = value.file.read()
+                    uploads[f"{key}:filename"] = (value.filename or "").encode("utf-8")
                 else:
                     raw[key] = value
         params = {}
@@ -600,6 +601,27 @@ class FakeTelegram:
         self.messages[(chat["id"], message["message_id"])] = message
         return _public(message)
 
+    async def _m_sendDocument(self, params: dict[str, Any], uploads: dict[str, bytes]) -> dict[str, Any]:
+        """A file uploaded as multipart (`document`, its file name from the upload); at most 50 MB, like Telegram."""
+        chat = self._chat(params)
+        data = uploads.get("document")
+        if data is None:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        if not data:
+            raise ApiError(400, "Bad Request: file must be non-empty")
+        if len(data) > 50 * 1024 * 1024:
+            raise ApiError(413, "Request Entity Too Large")
+        message: dict[str, Any] = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()),
+                                   "chat": chat, "from": self.bot, "edits": 0}
+        info = self.add_file(data)
+        message["document"] = {**info, "file_name": uploads.get("document:filename", b"").decode("utf-8") or "file"}
+        self.messages[(chat["id"], message["message_id"])] = message
+        return _public(message)
+
+    def document_bytes(self, message: dict[str, Any]) -> bytes:
+        """The bytes of a document message, as a client would download them."""
+        return self._files[message["document"]["file_id"]]["data"]
+
     def photo_bytes(self, message: dict[str, Any]) -> bytes:
         """The bytes of a photo message's largest size, as a client would download them."""
         return self._files[message["photo"][-1]["file_id"]]["data"]
@@ -685,7 +707,7 @@ class FakeTelegram:
 
 
 #: Methods whose handler also gets the multipart uploads.
-_UPLOAD_METHODS = {"sendPhoto"}
+_UPLOAD_METHODS = {"sendPhoto", "sendDocument"}
 
 
 def _entities(text: str) -> list[dict[str, Any]]:
