@@ -395,13 +395,16 @@ class TelegramFrontEnd:
         ref = user_ref(query.from_user.id)
         before = await self.engine.strategy_for(ref)
         await self.engine.set_strategy(ref, name)
-        if before != name and isinstance(query.message, Message):
-            picture = await self.engine.picture_for(ref)
-            await query.message.edit_text(
-                render.strategy_text(name, picture), parse_mode=ParseMode.HTML,
-                reply_markup=render.strategy_keyboard(name, picture),
-            )
+        if before != name:
+            await self._redraw_strategy_menu(query.message, name, await self.engine.picture_for(ref))
         await answer_callback(query, f"Strategy: {name}")
+
+    @staticmethod
+    async def _redraw_strategy_menu(message: object, strategy: str, picture: bool) -> None:
+        """The /strategy menu edited to show the person's new choice (a menu too old to edit stays as it is)."""
+        if isinstance(message, Message):
+            await message.edit_text(render.strategy_text(strategy, picture), parse_mode=ParseMode.HTML,
+                                    reply_markup=render.strategy_keyboard(strategy, picture))
 
     async def on_picture_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """🖼 under /strategy: turn the picture of the mood on or off, and show the new state on the menu."""
@@ -413,12 +416,8 @@ class TelegramFrontEnd:
         ref = user_ref(query.from_user.id)
         before = await self.engine.picture_for(ref)
         await self.engine.set_picture(ref, wanted)
-        if before != wanted and isinstance(query.message, Message):
-            strategy = await self.engine.strategy_for(ref)
-            await query.message.edit_text(
-                render.strategy_text(strategy, wanted), parse_mode=ParseMode.HTML,
-                reply_markup=render.strategy_keyboard(strategy, wanted),
-            )
+        if before != wanted:
+            await self._redraw_strategy_menu(query.message, await self.engine.strategy_for(ref), wanted)
         await answer_callback(query, "Picture of the mood: " + ("on" if wanted else "off"))
 
     async def on_save_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

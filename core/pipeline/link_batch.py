@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from moodtape.core.errors import UserError
@@ -73,6 +74,17 @@ async def add_link_batch(links: LinkService, store: Store, urls: list[str], *, a
     report = LinkReport()
     planned = 0  # tracks this batch will try in all, known once each link is expanded
     done = 0
+
+    async def attempt(label: str, add: Callable[[], Awaitable[LinkAddResult]]) -> None:
+        nonlocal done
+        try:
+            report.results.append(await add())
+        except UserError as exc:
+            report.failed.append((label, str(exc)))
+        done += 1
+        if on_track is not None:
+            await on_track(report, done, planned)
+
     for url in urls:
         try:
             collection = await links.expand(url, max_per_link)
@@ -81,30 +93,12 @@ async def add_link_batch(links: LinkService, store: Store, urls: list[str], *, a
             continue
         if collection is None:
             planned += 1
-            try:
-                report.results.append(await links.add(store, url, added_by=added_by))
-            except UserError as exc:
-                report.failed.append((url, str(exc)))
-            done += 1
-            if on_track is not None:
-                await on_track(report, done, planned)
+            await attempt(url, partial(links.add, store, url, added_by=added_by))
             continue
         report.collections.append(collection)
         planned += collection.size
-        for info in collection.tracks:
-            try:
-                report.results.append(await links.add_info(store, info, added_by=added_by))
-            except UserError as exc:
-                report.failed.append((f"{info.label} ({info.url})", str(exc)))
-            done += 1
-            if on_track is not None:
-                await on_track(report, done, planned)
-        for entry in collection.links:
-            try:
-                report.results.append(await links.add(store, entry, added_by=added_by))
-            except UserError as exc:
-                report.failed.append((entry, str(exc)))
-            done += 1
-            if on_track is not None:
-                await on_track(report, done, planned)
+        for info in collection.tracks:  # metadata known from the list (Deezer)
+            await attempt(f"{info.label} ({info.url})", partial(links.add_info, store, info, added_by=added_by))
+        for entry in collection.links:  # known by their link only (YouTube): each resolved on its own
+            await attempt(entry, partial(links.add, store, entry, added_by=added_by))
     return report
