@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from moodtape.db.connection import Database
+from moodtape.db.playlist_reads import PlaylistReads
 from moodtape.db.sql import NOW
 
 __all__ = ["Playlists"]
@@ -20,7 +21,7 @@ __all__ = ["Playlists"]
 NewPlaylist = tuple[str, str, str | None, str | None, Sequence[int]]
 
 
-class Playlists(Database):
+class Playlists(PlaylistReads, Database):
     """Queries over `playlists`, `playlist_tracks` and `feedback`."""
 
     async def add_playlists_bulk(self, playlists: Sequence[NewPlaylist]) -> tuple[int, int]:
@@ -47,22 +48,6 @@ class Playlists(Database):
                 added += 1
         return added, skipped
 
-    async def playlist_pairs(self) -> list[tuple[int, int]]:
-        """All (playlist id, track id) memberships: the input of collaborative models."""
-        rows = await self._fetchall("SELECT playlist_id, track_id FROM playlist_tracks ORDER BY playlist_id, position")
-        return [(int(r[0]), int(r[1])) for r in rows]
-
-    async def playlist_names(self) -> list[tuple[int, str]]:
-        """Every playlist as (id, name), by id: what a title is matched against (`core.recommend.title`)."""
-        rows = await self._fetchall("SELECT id, name FROM playlists ORDER BY id")
-        return [(int(r[0]), str(r[1])) for r in rows]
-
-    async def playlist_stamp(self) -> tuple[int, int]:
-        """(count, largest id) of the playlists: changes whenever playlists are added or deleted, so a cache
-        built from them (the title index) knows when to rebuild, at the cost of one indexed query."""
-        row = await self._fetchone("SELECT count(*), coalesce(max(id), 0) FROM playlists")
-        return int(row[0]), int(row[1])
-
     async def add_feedback(
         self, track_id: int, user_ref: str, value: int, context: dict[str, Any] | None = None
     ) -> bool:
@@ -77,11 +62,6 @@ class Playlists(Database):
                 (track_id, user_ref, value, payload),
             )
             return cursor.rowcount > 0
-
-    async def feedback(self) -> list[tuple[int, str, int]]:
-        """Every vote as (track id, user ref, +1/-1), oldest first."""
-        rows = await self._fetchall("SELECT track_id, user_ref, value FROM feedback ORDER BY id")
-        return [(int(r[0]), r[1], int(r[2])) for r in rows]
 
     async def feedback_of(self, user_ref: str, limit: int = 500) -> list[tuple[int, int, str]]:
         """One person's latest votes as (track id, +1/-1, created_at "YYYY-MM-DDTHH:MM:SSZ"), newest first.

@@ -19,7 +19,9 @@ for _name in [n for n in os.environ if n.startswith("MOODTAPE_")]:
 
 from moodtape.core.config import Settings  # noqa: E402
 from moodtape.core.engine import Engine  # noqa: E402
+from moodtape.db.pg.store import PgStore  # noqa: E402
 from moodtape.db.store import Store  # noqa: E402
+
 from tests.pg_server import PgServer, start_server  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -50,6 +52,26 @@ def audio_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(tmp_path / "store.db")
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+#: Either store: what the tests that run on both backends take.
+AnyStore = Store | PgStore
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
+    """A fresh, empty store of each backend (PostgreSQL: a new database on the suite's server).
+
+    Modules whose tests all run on both take it as their `store`: `store = any_store` after the imports.
+    """
+    if request.param == "sqlite":
+        opened: AnyStore = await Store.open(tmp_path / "store.db")
+    else:
+        opened = await PgStore.open(request.getfixturevalue("pg_url"))
     try:
         yield opened
     finally:

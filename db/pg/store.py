@@ -23,6 +23,7 @@ from moodtape.db.pg.connection import NOW, PgDatabase
 from moodtape.db.pg.jobs import PgJobs
 from moodtape.db.pg.tracks import PgTracks
 from moodtape.db.pg.vectors import PgVectors
+from moodtape.db.playlist_reads import PlaylistReads
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 __all__ = ["PG_DUMP_ENV", "PgStore"]
@@ -37,7 +38,7 @@ PG_DUMP_ENV = "MOODTAPE_PG_DUMP"
 NewPlaylist = tuple[str, str, str | None, str | None, Sequence[int]]
 
 
-class PgStore(PgTracks, PgVectors, PgJobs, PgDatabase):
+class PgStore(PgTracks, PgVectors, PgJobs, PlaylistReads, PgDatabase):
     """Async access to one Moodtape database on a PostgreSQL server: `await PgStore.open(url)`."""
 
     #: Backups are pg_dump archives (custom format: restore with `pg_restore -d URL FILE`).
@@ -64,22 +65,6 @@ class PgStore(PgTracks, PgVectors, PgJobs, PgDatabase):
                 added += 1
         return added, skipped
 
-    async def playlist_pairs(self) -> list[tuple[int, int]]:
-        """All (playlist id, track id) memberships: the input of collaborative models."""
-        rows = await self._fetchall("SELECT playlist_id, track_id FROM playlist_tracks ORDER BY playlist_id, position")
-        return [(int(r[0]), int(r[1])) for r in rows]
-
-    async def playlist_names(self) -> list[tuple[int, str]]:
-        """Every playlist as (id, name), by id: what a title is matched against (`core.recommend.title`)."""
-        rows = await self._fetchall("SELECT id, name FROM playlists ORDER BY id")
-        return [(int(r[0]), str(r[1])) for r in rows]
-
-    async def playlist_stamp(self) -> tuple[int, int]:
-        """(count, largest id) of the playlists: changes whenever playlists are added or deleted, so a cache
-        built from them (the title index) knows when to rebuild, at the cost of one indexed query."""
-        row = await self._fetchone("SELECT count(*), coalesce(max(id), 0) FROM playlists")
-        return int(row[0]), int(row[1])
-
     async def add_feedback(self, track_id: int, user_ref: str, value: int,
                            context: dict[str, Any] | None = None) -> bool:
         """Record a 👍 (+1) or 👎 (-1); the same user voting again on the same recommendation updates it."""
@@ -92,11 +77,6 @@ class PgStore(PgTracks, PgVectors, PgJobs, PgDatabase):
             f"created_at = {NOW} RETURNING id",
             (track_id, user_ref, value, payload))
         return row is not None
-
-    async def feedback(self) -> list[tuple[int, str, int]]:
-        """Every vote as (track id, user ref, +1/-1), oldest first."""
-        rows = await self._fetchall("SELECT track_id, user_ref, value FROM feedback ORDER BY id")
-        return [(int(r[0]), r[1], int(r[2])) for r in rows]
 
     async def feedback_of(self, user_ref: str, limit: int = 500) -> list[tuple[int, int, str]]:
         """One person's latest votes as (track id, +1/-1, created_at "YYYY-MM-DDTHH:MM:SSZ"), newest first."""

@@ -6,7 +6,6 @@ right answer to a title is known.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,13 +20,11 @@ from moodtape.core.recommend.title import (
 )
 from moodtape.core.results import RecommendedTrack
 from moodtape.db.models import NewTrack
-from moodtape.db.pg.store import PgStore
-from moodtape.db.store import Store
 
-from tests.conftest import make_settings
+from tests.conftest import AnyStore, any_store, make_settings
 from tests.tiny_models import build_tiny_roberta
 
-AnyStore = Store | PgStore
+store = any_store  # every test in this module runs on a SQLite file and on PostgreSQL
 
 PLAYLISTS: list[tuple[str, list[str]]] = [
     ("Chill", ["c1", "c2", "c3", "c4"]),
@@ -125,18 +122,6 @@ def test_an_index_of_nothing_is_empty() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- store
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
-    if request.param == "sqlite":
-        opened: AnyStore = await Store.open(tmp_path / "store.db")
-    else:
-        opened = await PgStore.open(request.getfixturevalue("pg_url"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
 async def fill(store: AnyStore, playlists: list[tuple[str, list[str]]], start: int = 0) -> dict[str, int]:
     keys = sorted({k for _, tracks in playlists for k in tracks})
     ids = {}

@@ -5,28 +5,14 @@ Each test runs on a SQLite file and on PostgreSQL + pgvector (tests/pg_server.py
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
 from moodtape.db.models import NewTrack
 from moodtape.db.pg.store import PgStore
-from moodtape.db.store import Store
 
-AnyStore = Store | PgStore
+from tests.conftest import AnyStore, any_store
 
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
-    if request.param == "sqlite":
-        opened: AnyStore = await Store.open(tmp_path / "store.db")
-    else:
-        opened = await PgStore.open(request.getfixturevalue("pg_url"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
+store = any_store  # every test in this module runs on a SQLite file and on PostgreSQL
 
 
 async def _tracks(store: AnyStore, n: int) -> list[int]:

@@ -8,32 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from moodtape.db.connect import ExtensionUnavailable, connector, pick_driver
 from moodtape.db.models import NewTrack
 from moodtape.db.pg.store import PG_DUMP_ENV, PgStore
 from moodtape.db.store import Store, StoreError
+
+from tests.conftest import AnyStore, any_store
 from tests.pg_server import PgServer
 
-AnyStore = Store | PgStore
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AnyStore]:
-    """A fresh, empty store of each backend."""
-    if request.param == "sqlite":
-        opened: AnyStore = await Store.open(tmp_path / "store.db")
-    else:
-        opened = await PgStore.open(request.getfixturevalue("pg_url"))
-    try:
-        yield opened
-    finally:
-        await opened.close()
+store = any_store  # every test in this module runs on a SQLite file and on PostgreSQL
 
 
 def unit(v: list[float], dim: int = 128) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Korean emotion data and training paths: KOTE's 44 labels -> 7 moods, the `#dev` carve, `mix` files,
 KOTE's multi-label scoring in `moodtape eval emotion`, and n-gram training with Kiwi morphemes and the
-informal-text normalisation.  Synthetic rows only (seconds, offline; no ../shared data)."""
+informal-text normalisation.  Synthetic rows only (seconds, offline; no research data is read)."""
 
 from __future__ import annotations
 
