@@ -30,6 +30,7 @@ from moodtape.core.links.service import LinkAddResult, LinkService, looks_like_l
 from moodtape.core.mood.reader import MoodReader, MoodReading
 from moodtape.core.mood.room import RoomMoods, RoomResult
 from moodtape.core.mood.space import STRATEGIES
+from moodtape.core.mood.tag_words import TagQuery, parse_tags
 from moodtape.core.pipeline.embedding import EmbedReport, TrackEmbedder, due_tracks, embed_tracks
 from moodtape.core.pipeline.importer import ImportReport, import_file
 from moodtape.core.pipeline.ingest import AddReport, add_files
@@ -473,9 +474,11 @@ class Engine:
     async def chat(self, text: str, k: int | None = None, strategy: str = "match", *,
                    user_ref: str | None = None) -> ChatResult:
         """Read the mood of `text` and pick songs for it with `strategy` (match, lift, calm, energize);
-        `user_ref`: the asking person, whose 👍/👎 re-rank the songs (None: nobody's)."""
+        `user_ref`: the asking person, whose 👍/👎 re-rank the songs (None: nobody's).  Sound words in the
+        text ("with piano", "보컬 없는") steer the songs towards (or away from) tracks tagged so."""
         _check_strategy(strategy)
-        return await self.songs_for_reading(await self.read_mood(text), k, strategy, user_ref=user_ref)
+        return await self.songs_for_reading(await self.read_mood(text), k, strategy, user_ref=user_ref,
+                                            tags=parse_tags(text))
 
     async def read_mood(self, text: str) -> MoodReading:
         """The first half of `chat`: the emotion model's reading of one message."""
@@ -498,7 +501,7 @@ class Engine:
         return RoomResult(chat=await self.songs_for_reading(mood.reading, k, strategy), room=mood)
 
     async def songs_for_reading(self, reading: MoodReading, k: int | None = None, strategy: str = "match", *,
-                                user_ref: str | None = None) -> ChatResult:
+                                user_ref: str | None = None, tags: TagQuery | None = None) -> ChatResult:
         """The second half of `chat`: songs for a reading, from the database or, while it has no song with a
         mood, the demo.
 
@@ -509,18 +512,19 @@ class Engine:
         _check_strategy(strategy)
         k = k or self.settings.default_k
         if self.settings.demo == "auto":
-            tracks = await self._mood_songs(self.store, reading, strategy, k, user_ref)
+            tracks = await self._mood_songs(self.store, reading, strategy, k, user_ref, tags)
             if tracks:
                 return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue="database")
         store, catalogue = await self.catalogue("mood")
-        tracks = await self._mood_songs(store, reading, strategy, k, user_ref)
+        tracks = await self._mood_songs(store, reading, strategy, k, user_ref, tags)
         return ChatResult(mood=reading, strategy=strategy, tracks=tracks, catalogue=catalogue)
 
-    async def _mood_songs(self, store: Store, reading: MoodReading, strategy: str, k: int, user_ref: str | None
-                          ) -> list[RecommendedTrack]:
+    async def _mood_songs(self, store: Store, reading: MoodReading, strategy: str, k: int, user_ref: str | None,
+                          tags: TagQuery | None = None) -> list[RecommendedTrack]:
         """`songs_for_mood`, re-ranked by the person's taste; a path (lift, calm, energize) keeps its order."""
         return await taste.personalised(
-            store, user_ref, k, lambda n: songs_for_mood(store, reading.valence, reading.arousal, strategy, n),
+            store, user_ref, k,
+            lambda n: songs_for_mood(store, reading.valence, reading.arousal, strategy, n, tags=tags),
             half_life_days=self.settings.taste_half_life_days, keep_order=strategy != "match")
 
     async def forget(self, user_ref: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from moodtape.core.mood.reader import MoodReading
-from moodtape.db.models import Track
+from moodtape.db.models import StoredVector, Track
 
 #: Which store answered: the user's own database, or the bundled demo while the database cannot answer yet.
 Catalogue = Literal["database", "demo"]
@@ -28,19 +28,23 @@ class RecommendedTrack:
     reason: str
     valence: float | None = None
     arousal: float | None = None
+    tags: tuple[str, ...] = ()  # what the song sounds like in words (musicnn's most telling tags)
     # what a saved playlist needs (`core.playlist_files`); not part of the `--json` form
     duration_s: float | None = None
     source_kind: str | None = None
     external_id: str | None = None
 
     @classmethod
-    def from_track(cls, track: Track, score: float, reason: str, mood: tuple[float, float] | None = None
-                   ) -> "RecommendedTrack":
+    def from_track(cls, track: Track, score: float, reason: str,
+                   mood: tuple[float, float] | StoredVector | None = None) -> RecommendedTrack:
+        """`mood`: the track's stored mood row (its point and its tags), or just a (valence, arousal) point."""
+        tags = top_tags_of(mood) if isinstance(mood, StoredVector) else ()
+        point = (mood.vector[0], mood.vector[1]) if isinstance(mood, StoredVector) else mood
         return cls(
             id=track.id, title=track.title, artist=track.artist, album=track.album, source=track.source,
             score=round(float(score), 4), reason=reason,
-            valence=None if mood is None else round(float(mood[0]), 3),
-            arousal=None if mood is None else round(float(mood[1]), 3),
+            valence=None if point is None else round(float(point[0]), 3),
+            arousal=None if point is None else round(float(point[1]), 3), tags=tags,
             duration_s=track.duration_s, source_kind=track.source_kind, external_id=track.external_id,
         )
 
@@ -56,7 +60,15 @@ class RecommendedTrack:
         if self.valence is not None:
             data["valence"] = self.valence
             data["arousal"] = self.arousal
+        if self.tags:
+            data["tags"] = list(self.tags)
         return data
+
+
+def top_tags_of(mood: StoredVector | None) -> tuple[str, ...]:
+    """The words stored with a track's mood at ingestion (`top_tags`), () for tracks analysed before tags."""
+    words = (mood.details or {}).get("top_tags") if mood is not None else None
+    return tuple(str(w) for w in words) if isinstance(words, list) else ()
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,7 @@ class CatalogueStats:
 
     @classmethod
     def from_store(cls, data: dict[str, Any], *, database: str, queries_use: Catalogue, chat_uses: Catalogue,
-                   demo_tracks: int | None = None) -> "CatalogueStats":
+                   demo_tracks: int | None = None) -> CatalogueStats:
         """From `Store.stats()` plus what only the engine knows."""
         return cls(
             database=database, schema_version=data["schema_version"], tracks=TrackCounts(**data["tracks"]),

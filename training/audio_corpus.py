@@ -47,7 +47,7 @@ def debian_tracks(music_dir: Path) -> list[CorpusTrack]:
 def emotify_tracks(data_dir: Path) -> list[CorpusTrack]:
     """Emotify clips: genre label, listener emotions as regression targets, grouped by artist."""
     from moodtape.core.mood.space import GEMS
-    from moodtape.training.song_mood import gems_to_va
+    from moodtape.core.mood.space import gems_to_va
 
     rows = emotify_rows(data_dir)
     rows.sort(key=lambda r: int(r["track_id"]))

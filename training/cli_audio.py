@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from moodtape.core.audio.embedders import EMBEDDERS
 from moodtape.core.config import Settings
 from moodtape.training.cli_output import emit
 
@@ -28,6 +29,11 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
                            "calibrated to, so songs and chat messages share one scale")
     mood.add_argument("--text-format", default="goemotions-ekman",
                       help="layout of --text-reference (an `eval emotion --format` name)")
+    mood.add_argument("--repeats", type=int, default=1,
+                      help="also cross-validate with this many fold seeds and report mean/min/max per scale")
+    mood.add_argument("--inputs", default="handcrafted.raw",
+                      help="comma-separated feature blocks: handcrafted.raw, mtt.taggram, mtt.penultimate, "
+                           "msd.taggram, msd.penultimate (default handcrafted.raw)")
     mood.add_argument("--json", action="store_true")
     mood.set_defaults(handler=_song_mood)
 
@@ -79,7 +85,7 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     embed.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     embed.add_argument("--limit", type=int, default=None)
     embed.add_argument("--workers", type=int, default=1, help="tracks embedded concurrently")
-    embed.add_argument("--encoder", choices=["default", "handcrafted", "learned"], default="default",
+    embed.add_argument("--encoder", choices=["default", *EMBEDDERS], default="default",
                        help="content embedder to time (default: the installation's default)")
     embed.add_argument("--json", action="store_true")
     embed.set_defaults(handler=_bench_embed)
@@ -95,7 +101,9 @@ def _song_mood(args: argparse.Namespace, settings: Settings) -> int:
     from moodtape.training.song_mood import run
 
     return emit(run(args.data, args.out, folds=args.folds, seed=args.seed, cache_dir=args.cache,
-                     text_reference=args.text_reference, text_format=args.text_format), args.json)
+                     text_reference=args.text_reference, text_format=args.text_format,
+                     inputs=tuple(n.strip() for n in args.inputs.split(",") if n.strip()),
+                     repeats=args.repeats), args.json)
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -66,6 +66,11 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     audio.add_argument("--workers", type=int, default=None, help="decoding processes")
     audio.add_argument("--ship", action="store_true",
                        help="also copy the weights, model card and split into core/data/audio_encoder/")
+    audio.add_argument("--init", choices=["scratch", "musicnn"], default="scratch",
+                       help="scratch: the CNN encoder; musicnn: a projection head on the frozen musicnn, "
+                            "trained self-supervised on the training split and measured against musicnn on "
+                            "the test split (training/musicnn_head.py; uses --steps --batch --lr --seed "
+                            "--augment --val-share)")
     audio.add_argument("--json", action="store_true")
     audio.set_defaults(handler=_train_audio)
 
@@ -129,6 +134,8 @@ def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
         import torch
 
         torch.set_num_threads(max(1, args.threads))
+    if args.init == "musicnn":
+        return _train_musicnn_head(args)
     from moodtape.training.audio_augment import AUGMENT_PRESETS
 
     overrides: dict[str, object] = {"seed": args.seed, "device": resolve_device(args.device),
@@ -148,6 +155,33 @@ def _train_audio(args: argparse.Namespace, settings: Settings) -> int:
                  val_share=args.val_share, ship=ship,
                  command="moodtape " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                  log=lambda line: print(line, file=sys.stderr, flush=True), workers=args.workers)
+    return emit(result, args.json)
+
+
+def _train_musicnn_head(args: argparse.Namespace) -> int:
+    """`--init musicnn`: the head goes to --out only; the engine is not touched (it ships if it wins)."""
+    from importlib import resources
+
+    from moodtape.core.errors import UserError
+    from moodtape.training.audio_augment import AUGMENT_PRESETS
+    from moodtape.training.musicnn_head import run as run_head
+
+    if args.data is not None or args.ship:
+        raise UserError("--init musicnn trains on --emotify / --debian only and never ships: "
+                        "leave out --data/--labels and --ship")
+    if args.threads is None:  # the feature pass runs beside other work: one core unless told otherwise
+        import torch
+
+        torch.set_num_threads(1)
+    shipped = resources.files("moodtape.core") / "data" / "audio_encoder" / "split.json"
+    result = run_head(debian=args.debian, emotify=args.emotify,
+                      out_dir=args.out or _default_cache() / "musicnn_head",
+                      cache_dir=args.cache or _default_cache(),
+                      holdout_from=args.holdout_from or Path(str(shipped)),
+                      augment=AUGMENT_PRESETS[args.augment], seed=args.seed, steps=args.steps,
+                      batch=args.batch, lr=args.lr, val_share=args.val_share,
+                      command="moodtape " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                      log=lambda line: print(line, file=sys.stderr, flush=True))
     return emit(result, args.json)
 
 

@@ -154,7 +154,7 @@ def probe_valence_arousal(data_dir: Path, table: Path | None = None, *, encoder_
                           seed: int = 0) -> dict[str, Any]:
     """Cross-validated Spearman of a ridge probe from each embedding to Emotify's valence and arousal."""
     from moodtape.core.mood.space import GEMS
-    from moodtape.training.song_mood import gems_to_va
+    from moodtape.core.mood.space import gems_to_va
 
     table = table or data_dir / "tracks.csv"
     rows = emotify_rows(data_dir, table)

@@ -107,7 +107,7 @@ def evaluate_musicnn(emotify: Path, *, max_patches: int | None = None, window_s:
     from moodtape.training.eval_audio import cached_vectors, handcrafted_vectors, probe_scores
     from moodtape.core.audio.descriptor import raw_from_samples
     from moodtape.training.retrieval_metrics import chance_precision, precision_at_k
-    from moodtape.training.song_mood import gems_to_va
+    from moodtape.core.mood.space import gems_to_va
 
     rows = emotify_rows(emotify)
     if len(rows) < 10:

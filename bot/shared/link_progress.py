@@ -42,7 +42,10 @@ def batch_summary(report: LinkReport) -> str:
     lines = []
     for collection in report.collections:
         line = f"{collection.service} {collection.kind} “{collection.title}”: {collection.size} song(s)"
-        if collection.capped:
+        if collection.skipped:  # entries that are not songs (podcast episodes, local files): said, not failed
+            line += f"; {len(collection.skipped)} entr{'y' if len(collection.skipped) == 1 else 'ies'} left out " \
+                    f"({collection.skipped[0]})"
+        elif collection.capped:
             line += f" (the first {collection.size} of {collection.total})"
         lines.append(line)
     lines.append(_counts(report) + "; new songs become recommendable once they are analysed.")

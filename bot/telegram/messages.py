@@ -171,7 +171,7 @@ class Answer:
         if placeholder is not None:
             with suppress(TelegramError):
                 await placeholder.delete()
-        fits = len(caption.encode("utf-16-le")) // 2 <= render.MAX_CAPTION
+        fits = render.visible_length(caption) <= render.MAX_CAPTION
         try:
             await self.message.reply_photo(png, caption=caption if fits else short_caption or None,
                                            parse_mode=ParseMode.HTML, reply_markup=markup if fits else None,

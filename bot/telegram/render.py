@@ -8,6 +8,7 @@ one place instead of being remembered by every handler.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -171,6 +172,12 @@ def _track_block(number: int, track: RecommendedTrack, links: bool = True) -> st
     if links and track.source and track.source.startswith(("http://", "https://")):
         lines.append(f"    {esc(track.source)}")
     return "\n".join(lines)
+
+
+def visible_length(html_text: str) -> int:
+    """What Telegram counts against its limits: the text once the HTML markup is parsed away, in UTF-16 units."""
+    plain = html.unescape(re.sub(r"<[^>]*>", "", html_text))
+    return len(plain.encode("utf-16-le")) // 2
 
 
 def _fit(head: str, blocks: list[str], foot: str) -> str:

@@ -15,8 +15,8 @@ import numpy as np
 from moodtape.core.errors import SettingsError
 
 #: Names accepted by `load_audio_embedder`; "default" means DEFAULT_EMBEDDER.
-EMBEDDERS = ("handcrafted", "learned")
-DEFAULT_EMBEDDER = "handcrafted"
+EMBEDDERS = ("handcrafted", "learned", "musicnn")
+DEFAULT_EMBEDDER = "musicnn"
 
 
 class UnknownEmbedder(SettingsError, ValueError):
@@ -44,4 +44,8 @@ def load_audio_embedder(device: str = "cpu", kind: str = "default") -> AudioEmbe
         from moodtape.core.audio.encoder import LearnedEmbedder
 
         return LearnedEmbedder(device=device)
+    if name == "musicnn":
+        from moodtape.core.audio.musicnn_embedder import MusicnnEmbedder
+
+        return MusicnnEmbedder(device=device)
     raise UnknownEmbedder(f"unknown audio embedder {kind!r}; use default, {' or '.join(EMBEDDERS)}")

@@ -8,7 +8,8 @@ track to the catalogue, and opens its audio for embedding.  The providers, one m
   (`expand`, capped), each then added like a track link;
 * `links.spotify`: Spotify track links, whose oEmbed answer and page data give metadata but no audio any
   more (so the track is matched to a catalogue track or a Deezer preview by artist + title, or kept
-  metadata-only);
+  metadata-only); `links.spotify_collections` reads Spotify playlists and albums from their embed page
+  (unofficial), and each listed track is then matched the same way;
 * `links.ytdlp`: YouTube, SoundCloud, Bandcamp and the other sites yt-dlp knows;
 * `links.direct`: direct links to audio files.
 
@@ -52,6 +53,7 @@ from moodtape.core.links.spotify import (
     spotify_track_id,
     spotify_uri_link,
 )
+from moodtape.core.links.spotify_collections import SpotifyCollections, spotify_collection
 from moodtape.core.links.ytdlp import YtDlpFactory, YtDlpSource, extractor_for
 from moodtape.db.models import Track
 from moodtape.db.store import Store
@@ -76,9 +78,10 @@ class LinkCollection:
     service: str
     kind: str  # "playlist" | "album"
     title: str
-    tracks: list[LinkInfo]  # entries whose metadata came with the list (Deezer)
+    tracks: list[LinkInfo]  # entries whose metadata came with the list (Deezer, Spotify)
     total: int
     links: list[str] = field(default_factory=list)  # entries known only by their link (YouTube)
+    skipped: list[str] = field(default_factory=list)  # entries left out, each with why (Spotify)
 
     @property
     def size(self) -> int:
@@ -138,6 +141,7 @@ class LinkService:
         self.client = client or GuardedClient(settings)
         self.deezer = Deezer(settings, self.client)
         self.spotify = Spotify(settings, self.client)
+        self.spotify_lists = SpotifyCollections(settings, self.client)
         self.ytdlp = YtDlpSource(settings, self.client, ytdlp_factory)
         self.direct = DirectLinks(self.client)
 
@@ -164,9 +168,10 @@ class LinkService:
     async def expand(self, link: str, limit: int) -> LinkCollection | None:
         """The tracks of a playlist or album link (at most `limit`, de-duplicated); None for a one-song link.
 
-        Deezer playlists and albums (their API gives every track's metadata) and YouTube playlists (one flat
-        yt-dlp extraction; each video is then resolved like a link of its own) are expanded; a Spotify
-        playlist or album link is refused by `resolve` with a message that says so.
+        Deezer playlists and albums (their API gives every track's metadata), Spotify playlists and albums
+        (their embed page lists each track's metadata; each is then matched like a Spotify track link) and
+        YouTube playlists (one flat yt-dlp extraction; each video is then resolved like a link of its own)
+        are expanded.
         """
         url = await self._service_url(link)
         if host_name(url) in DEEZER_HOSTS:
@@ -174,6 +179,12 @@ class LinkService:
             if found is not None:
                 title, tracks, total = await self.deezer.collection(found[0], found[1], limit)
                 return LinkCollection("Deezer", found[0], title, tracks, total)
+        if host_name(url) in SPOTIFY_HOSTS:
+            spotify = spotify_collection(url)
+            if spotify is not None:
+                listed = await self.spotify_lists.collection(spotify[0], spotify[1], limit)
+                return LinkCollection("Spotify", spotify[0], listed.title, listed.tracks, listed.total,
+                                      skipped=listed.skipped)
         if _youtube_playlist(url):
             title, links, total = await self.ytdlp.playlist(str(url), limit)
             return LinkCollection("YouTube", "playlist", title, [], total, links=links)

@@ -2,6 +2,7 @@
 
 The title comes from Spotify's oEmbed API; artist and album from the track page's meta tags (best effort:
 oEmbed has the title only).  `LinkService` then looks for the same song in the catalogue or on Deezer.
+Spotify playlist and album links are read from Spotify's embed page by `links.spotify_collections`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from moodtape.core.links.info import SUPPORTED, LinkInfo
 
 __all__ = [
     "SPOTIFY_HOSTS", "SPOTIFY_SHORT_HOSTS", "Spotify", "spotify_track_id", "spotify_uri_link",
-    "spotify_page_artist_album",
+    "spotify_page_artist_album", "spotify_kind_and_id",
 ]
 
 SPOTIFY_HOSTS = frozenset({"open.spotify.com", "play.spotify.com"})
@@ -34,6 +35,12 @@ def spotify_uri_link(text: str) -> httpx.URL | None:
     """The open.spotify.com link a `spotify:track:...` URI (as the desktop app copies it) stands for."""
     uri = _SPOTIFY_URI.match(text)
     return httpx.URL(f"https://open.spotify.com/{uri.group(1)}/{uri.group(2)}") if uri else None
+
+
+def spotify_kind_and_id(url: httpx.URL) -> tuple[str, str] | None:
+    """("track" | "album" | "playlist" | ..., id) of an open.spotify.com link; None for any other page."""
+    match = _SPOTIFY_PATH.match(url.path)
+    return (match.group(1), match.group(2)) if match else None
 
 
 def spotify_track_id(url: httpx.URL) -> str:

@@ -1,8 +1,11 @@
-"""The audio mood model: a song's valence/arousal and GEMS emotions from its audio descriptor.
+"""The audio mood model: a song's valence/arousal and GEMS emotions from what is heard in its audio.
 
-A linear (ridge) model over the standardised handcrafted descriptor: with a few hundred annotated clips
-(Emotify) anything bigger overfits, and a linear map is cheap enough to run on every track at ingestion.
-Weights are trained by `moodtape train song-mood` (training/song_mood.py) and shipped as JSON.
+A linear (ridge) model over standardised audio features: with a few hundred annotated clips (Emotify)
+anything bigger overfits, and a linear map is cheap enough to run on every track at ingestion.  Its `inputs`
+name the feature blocks it reads, side by side: `handcrafted.raw` (the 128 descriptor statistics, the first
+model's input) and musicnn's `mtt.taggram`, `mtt.penultimate`, `msd.taggram`, `msd.penultimate`
+(`audio.musicnn_embedder`).  Weights are trained by `moodtape train song-mood` (training/song_mood.py) and
+shipped as JSON.
 
 Songs and messages must meet on one scale, and raw predictions do not sit on the messages' scale: Emotify's
 targets are averages over nine GEMS anchors (so they hug the middle), and ridge shrinks them further (the
@@ -46,15 +49,17 @@ class SongMood:
 
 
 class SongMoodModel:
-    """raw descriptor (128) -> (valence, arousal, 9 GEMS scores)."""
+    """Feature blocks named by `inputs` -> (valence, arousal, 9 GEMS scores)."""
 
     def __init__(self, mean: np.ndarray, std: np.ndarray, weights: np.ndarray, bias: np.ndarray, version: str,
-                 outputs: list[str], calibration: dict[str, dict[str, float]] | None = None) -> None:
+                 outputs: list[str], calibration: dict[str, dict[str, float]] | None = None,
+                 inputs: tuple[str, ...] = ("handcrafted.raw",)) -> None:
         if weights.shape != (len(outputs), mean.shape[0]):
             raise ValueError("song mood weights do not match the outputs and inputs")
         self.mean, self.std, self.weights, self.bias = mean, np.where(std > 1e-9, std, 1.0), weights, bias
         self.version = version
         self.outputs = outputs
+        self.inputs = tuple(inputs)
         self.calibration = calibration or {}
         for axis, stats in self.calibration.items():
             if axis not in ("valence", "arousal") or min(stats["from_sd"], stats["to_sd"]) <= 0:
@@ -72,6 +77,7 @@ class SongMoodModel:
             np.asarray(data["mean"], dtype=np.float64), np.asarray(data["std"], dtype=np.float64),
             np.asarray(data["weights"], dtype=np.float64), np.asarray(data["bias"], dtype=np.float64),
             str(data["version"]), list(data["outputs"]), data.get("calibration"),
+            tuple(data.get("inputs", ("handcrafted.raw",))),
         )
 
     @classmethod
@@ -93,6 +99,16 @@ class SongMoodModel:
 
     def predict(self, raw: np.ndarray) -> SongMood:
         return self.predict_many(raw)[0]
+
+    def input_of(self, blocks: dict[str, np.ndarray]) -> np.ndarray:
+        """This model's input vector from named feature blocks (a missing block is a clear error)."""
+        missing = [name for name in self.inputs if name not in blocks]
+        if missing:
+            raise ValueError(f"the song mood model needs the feature blocks {', '.join(missing)}")
+        return np.concatenate([np.asarray(blocks[name], dtype=np.float64).reshape(-1) for name in self.inputs])
+
+    def predict_blocks(self, blocks: dict[str, np.ndarray]) -> SongMood:
+        return self.predict(self.input_of(blocks))
 
 
 SHIPPED = "song_mood.json"

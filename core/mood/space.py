@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "RUSSELL_ANGLES", "Anchor", "LABEL_ANCHORS", "ALIASES", "KOTE_MOOD", "GEMS", "CANONICAL", "canonical_label",
+    "RUSSELL_ANGLES", "Anchor", "LABEL_ANCHORS", "gems_to_va", "ALIASES", "KOTE_MOOD", "GEMS", "CANONICAL", "canonical_label",
     "label_point", "va_from_probs", "canonical_distribution", "describe", "STRATEGIES", "STRATEGY_HELP",
     "strategy_targets", "relation",
 ]
@@ -206,6 +206,17 @@ def va_from_probs(probs: Mapping[str, float]) -> tuple[float, float]:
     if total <= 0:
         return 0.0, 0.0
     return float(np.clip(v / total, -1, 1)), float(np.clip(a / total, -1, 1))
+
+
+def gems_to_va(gems: np.ndarray) -> np.ndarray:
+    """(n, 9) GEMS shares -> (n, 2) valence/arousal, the share-weighted mean of the GEMS anchors.
+
+    How listeners' GEMS annotations (Emotify) become a point in this space, for training and measuring.
+    """
+    anchors = np.asarray([LABEL_ANCHORS[name].point for name in GEMS])
+    weights = np.asarray(gems, dtype=np.float64)
+    weights = weights / np.clip(weights.sum(axis=1, keepdims=True), 1e-9, None)
+    return weights @ anchors
 
 
 def canonical_distribution(valence: float, arousal: float, temperature: float = 0.25) -> dict[str, float]:

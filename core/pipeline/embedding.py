@@ -14,19 +14,22 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
 from moodtape.core.audio.decode import AudioError, decode
-from moodtape.core.audio.sources import open_file_source
 from moodtape.core.audio.embedders import AudioEmbedder, load_audio_embedder
+from moodtape.core.audio.musicnn_tags import stored_tags, top_tags
+from moodtape.core.audio.sources import open_file_source
 from moodtape.core.config import Settings
 from moodtape.core.errors import MoodtapeError
-from moodtape.core.progress import Progress
 from moodtape.core.mood.song_mood import SongMoodModel, load_song_mood_model
+from moodtape.core.progress import Progress
 from moodtape.db.models import Track
 from moodtape.db.store import Store
+
+if TYPE_CHECKING:
+    from moodtape.core.audio.musicnn_embedder import MusicnnAnalyser
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,12 @@ class TrackVectors:
 
 
 class TrackEmbedder:
-    """Holds the loaded models; `embed_file` is synchronous and thread-safe (inference only)."""
+    """Holds the loaded models; `embed_file` is synchronous and thread-safe (inference only).
+
+    Each model names the feature blocks it reads (the musicnn embedder and the song-mood model), so one
+    analysis per track computes exactly the union: the handcrafted statistics only when something reads them,
+    musicnn whenever its weights ship, because its tags are what a person reads about a song.
+    """
 
     def __init__(
         self,
@@ -52,32 +60,69 @@ class TrackEmbedder:
         device: str = "cpu",
         audio: AudioEmbedder | None = None,
         mood: SongMoodModel | None = None,
+        *,
+        tags: bool = True,
     ) -> None:
-        from moodtape.core.audio.descriptor import HandcraftedEmbedder  # torch: imported once models load
+        # torch and the model code: imported once models load, not when the engine starts
+        from moodtape.core.audio.descriptor import HandcraftedEmbedder
+        from moodtape.core.audio.musicnn_embedder import (
+            MUSICNN_BLOCKS,
+            MusicnnEmbedder,
+            analysis_patches,
+            shared_analyser,
+        )
+        from moodtape.core.audio.musicnn_tags import load_tag_priors
 
         self.settings = settings
         self.device = device
         self.audio = audio or load_audio_embedder(device)
-        self.descriptor = self.audio if isinstance(self.audio, HandcraftedEmbedder) else HandcraftedEmbedder(device=device)
         self.mood = mood or load_song_mood_model()
+        needed = set(self.mood.inputs) | set(getattr(self.audio, "blocks", ()))
+        if isinstance(self.audio, HandcraftedEmbedder):
+            self.descriptor: HandcraftedEmbedder | None = self.audio
+        elif any(name.startswith("handcrafted") for name in needed):
+            self.descriptor = HandcraftedEmbedder(device=device)
+        else:
+            self.descriptor = None
+        self.musicnn: MusicnnAnalyser | None = None
+        if isinstance(self.audio, MusicnnEmbedder):
+            self.musicnn = self.audio.analyser  # the patch count its spec was fitted on
+        elif tags or needed & set(MUSICNN_BLOCKS):
+            self.musicnn = shared_analyser(device, analysis_patches())
+        self.tag_priors = load_tag_priors() if self.musicnn is not None else {}
 
     @property
     def versions(self) -> dict[str, str]:
         return {"audio": self.audio.version, "mood": self.mood.version}
 
     def embed_samples(self, samples: np.ndarray, duration_s: float) -> TrackVectors:
-        raw = self.descriptor.raw(samples)
+        blocks: dict[str, np.ndarray] = {}
+        tags: dict[str, float] = {}
+        if self.descriptor is not None:
+            raw = self.descriptor.raw(samples)
+            blocks["handcrafted.raw"] = raw
+            blocks["handcrafted"] = self.descriptor.finish(raw)
+        if self.musicnn is not None:
+            heard = self.musicnn.analyse(samples)
+            blocks.update(heard.blocks)
+            tags = stored_tags(heard.tags, self.tag_priors)
         if self.audio is self.descriptor:
-            audio = self.descriptor.finish(raw)
+            audio = blocks["handcrafted"]
+        elif hasattr(self.audio, "from_blocks"):
+            audio = self.audio.from_blocks(blocks)
         else:
             audio = self.audio.embed(samples)
-        reading = self.mood.predict(raw)
+        reading = self.mood.predict_blocks(blocks)
+        details = reading.details()
+        if tags:
+            details["tags"] = tags
+            details["top_tags"] = top_tags(tags, self.tag_priors)
         return TrackVectors(
             audio=np.asarray(audio, dtype=np.float32),
             audio_version=self.audio.version,
             mood=np.asarray([reading.valence, reading.arousal], dtype=np.float32),
             mood_version=self.mood.version,
-            mood_details=reading.details(),
+            mood_details=details,
             duration_s=duration_s,
         )
 

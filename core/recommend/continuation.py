@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from moodtape.core.cf.search import knn_in_versions
 from moodtape.core.cf.state import load_state
 from moodtape.core.errors import QueryError
-from moodtape.core.vectors import unit
-from moodtape.core.results import Catalogue, RecommendedTrack, track_json
 from moodtape.core.recommend.similar import audio_reason
+from moodtape.core.results import Catalogue, RecommendedTrack, top_tags_of, track_json
+from moodtape.core.vectors import unit
 from moodtape.db.models import Track
 from moodtape.db.store import Store
 
@@ -92,7 +91,7 @@ async def _by_playlists(
                       f"similarity {score:.2f})")
         mood = moods.get(hit.track_id)
         out.append(RecommendedTrack.from_track(track, score, reason,
-                                               (mood.vector[0], mood.vector[1]) if mood else None))
+                                               mood))
     return out
 
 
@@ -121,9 +120,9 @@ async def _by_sound(store: Store, seeds: list[int], seed_tracks: dict[int, Track
         best = int(np.argmax(matrix @ unit(candidate)))
         seed = seed_tracks[ids[best]]
         score = 1.0 - hit.distance
-        detail = audio_reason(matrix[best], candidate, version, score, seed, track)
-        reason = f"like \"{seed.label}\": {detail}; no playlist history to go on"
         mood = moods.get(hit.track_id)
+        detail = audio_reason(matrix[best], candidate, version, score, seed, track, top_tags_of(mood))
+        reason = f"like \"{seed.label}\": {detail}; no playlist history to go on"
         out.append(RecommendedTrack.from_track(track, score, reason,
-                                               (mood.vector[0], mood.vector[1]) if mood else None))
+                                               mood))
     return out

@@ -16,12 +16,11 @@ import asyncio
 from dataclasses import dataclass
 
 import numpy as np
-
 from moodtape.core.cf.search import knn_in_versions
 from moodtape.core.cf.state import CFState, load_bridge, load_state
 from moodtape.core.errors import QueryError
-from moodtape.core.results import RecommendedTrack
 from moodtape.core.recommend.similar import audio_neighbours, metadata_relation, sound_phrase
+from moodtape.core.results import RecommendedTrack, top_tags_of
 from moodtape.db.models import StoredVector, Track
 from moodtape.db.store import Store
 
@@ -157,25 +156,26 @@ async def blend(
         if track is None:
             continue
         candidate_predicted = tid in cf_stored and cf_stored[tid].model_version != state.version
+        mood = moods.get(tid)
         reason = _reason(
             query, query_track, track, score,
             audio=audio_sim.get(tid), cf=cf_sim.get(tid),
             by_audio=tid in found_by_audio, by_cf=tid in found_by_cf,
             audio_vector=audio_vectors.get(tid), predicted=query.cf_predicted or candidate_predicted,
+            tags=top_tags_of(mood),
         )
-        mood = moods.get(tid)
-        out.append(RecommendedTrack.from_track(track, score, reason, (mood.vector[0], mood.vector[1]) if mood else None))
+        out.append(RecommendedTrack.from_track(track, score, reason, mood))
     return out
 
 
 def _reason(
     query: Query, query_track: Track | None, track: Track, score: float, *, audio: float | None, cf: float | None,
-    by_audio: bool, by_cf: bool, audio_vector: np.ndarray | None, predicted: bool,
+    by_audio: bool, by_cf: bool, audio_vector: np.ndarray | None, predicted: bool, tags: tuple[str, ...] = (),
 ) -> str:
     relation = metadata_relation(query_track, track)
     parts = [relation] if relation else []
     if by_audio and audio is not None:
-        parts.append(sound_phrase(query.audio, audio_vector, query.audio_version))
+        parts.append(sound_phrase(query.audio, audio_vector, query.audio_version, tags))
     if by_cf and cf is not None:
         parts.append("would suit the same playlists (predicted from its sound)" if predicted
                      else "often in the same playlists")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-
 from moodtape.core.audio import descriptor_layout as descriptor
 from moodtape.core.errors import QueryError
-from moodtape.core.results import RecommendedTrack
+from moodtape.core.results import RecommendedTrack, top_tags_of
 from moodtape.core.text import clean_text, split_artist_title
 from moodtape.db.models import Neighbor, StoredVector, Track
 from moodtape.db.store import Store
@@ -120,20 +120,25 @@ def metadata_relation(query_track: Track | None, track: Track) -> str | None:
     return None
 
 
-def sound_phrase(query_vector: np.ndarray | None, vector: np.ndarray | None, version: str | None) -> str:
-    """How two tracks sound alike: the two closest feature groups for handcrafted vectors, else plainly."""
+def sound_phrase(query_vector: np.ndarray | None, vector: np.ndarray | None, version: str | None,
+                 tags: Sequence[str] = ()) -> str:
+    """How two tracks sound alike: the two closest feature groups for handcrafted vectors; for a pretrained
+    tagger's vectors, what the song sounds like in words (its `tags`); else plainly."""
     if (version or "").startswith(descriptor.NAME) and query_vector is not None and vector is not None:
         closeness = group_closeness(query_vector, vector)
         best = sorted(closeness, key=closeness.__getitem__, reverse=True)[:2]
         return f"sounds alike: similar {GROUP_WORDS[best[0]]} and {GROUP_WORDS[best[1]]}"
+    if tags:
+        return f"sounds alike: {', '.join(tags)}"
     return "sounds alike"
 
 
 def audio_reason(
     query_vector: np.ndarray | None, vector: np.ndarray | None, version: str, score: float,
-    query_track: Track | None, track: Track,
+    query_track: Track | None, track: Track, tags: Sequence[str] = (),
 ) -> str:
-    parts = [p for p in (metadata_relation(query_track, track), sound_phrase(query_vector, vector, version)) if p]
+    parts = [p for p in (metadata_relation(query_track, track), sound_phrase(query_vector, vector, version, tags))
+             if p]
     return "; ".join(parts) + f" (similarity {score:.2f})"
 
 
@@ -165,12 +170,13 @@ async def audio_neighbours(
             continue
         score = 1.0 - hit.distance
         stored = vectors.get(hit.track_id)
-        reason = audio_reason(
-            vector, np.asarray(stored.vector) if stored else None, version, score, query_track, track
-        )
         mood = moods.get(hit.track_id)
+        reason = audio_reason(
+            vector, np.asarray(stored.vector) if stored else None, version, score, query_track, track,
+            top_tags_of(mood),
+        )
         out.append(RecommendedTrack.from_track(
-            track, score, reason, (mood.vector[0], mood.vector[1]) if mood else None
+            track, score, reason, mood
         ))
     return out
 

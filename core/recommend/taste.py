@@ -31,6 +31,8 @@ __all__ = [
     "DISLIKE_PUSH",
     "LIKE_PULL",
     "SOUND_FLOOR",
+    "SOUND_SCALES",
+    "sound_scale",
     "TasteProfile",
     "Vote",
     "decay_weight",
@@ -53,6 +55,16 @@ ARTIST_PULL = 0.1
 #: Cosines of audio vectors up to this say nothing (unrelated songs scatter around 0, up to ~0.15 for 3 in 4
 #: pairs of the demo catalogue's different games); closeness rises linearly from here to 1 at cosine 1.
 SOUND_FLOOR = 0.15
+#: The same two numbers per content embedding (model version prefix -> (floor, ceiling)): cosines mean different
+#: things in different vector spaces.  musicnn vectors sit closer (3 in 4 pairs of different games up to 0.22 in
+#: the demo catalogue, a song's nearest neighbour at a median 0.73), so closeness rises from 0.22 and is full at
+#: 0.75: a song as close to a 👎 as a typical nearest neighbour is pushed as far as the same song.
+SOUND_SCALES: dict[str, tuple[float, float]] = {"musicnn-": (0.22, 0.75)}
+
+
+def sound_scale(version: str) -> tuple[float, float]:
+    """(floor, ceiling) of the cosines that say "sounds alike" for vectors of `version` (module constants)."""
+    return next((scale for prefix, scale in SOUND_SCALES.items() if version.startswith(prefix)), (SOUND_FLOOR, 1.0))
 #: Votes whose decayed weight fell under this no longer count (about 4.3 half-lives).
 MIN_WEIGHT = 0.05
 #: At most this many of a person's latest votes make the profile: one small read per answer.
@@ -160,11 +172,11 @@ def pool_size(k: int, limit: int | None = None) -> int:
 
 
 def _resemblance(votes: Sequence[Vote], profile: TasteProfile, vectors: np.ndarray, version: str) -> np.ndarray:
-    """Per candidate (rows of unit `vectors`, all of model `version`), the strongest weighted closeness (0..1)
+    """Per candidate (rows of unit `vectors`, all of model `version`), the strongest weighted closeness (0 = unrelated, 1 = at the ceiling)
     of its sound to the sound of the songs in `votes`.
 
     Audio vectors are centred (two unrelated songs sit near cosine 0, same-album songs around 0.2-0.6), so
-    closeness is the cosine above `SOUND_FLOOR`, rescaled to 0..1; vectors of another model version are not
+    closeness is the cosine above the version's floor, rescaled to 0..1 at its ceiling (`sound_scale`); vectors of another model version are not
     comparable.  One matrix product for all candidates and votes.
     """
     voted = [(profile.audio[v.track_id][0], v.weight) for v in votes
@@ -173,7 +185,8 @@ def _resemblance(votes: Sequence[Vote], profile: TasteProfile, vectors: np.ndarr
         return np.zeros(len(vectors), dtype=np.float32)
     matrix = np.stack([vector for vector, _ in voted])
     weights = np.asarray([weight for _, weight in voted], dtype=np.float32)
-    closeness = np.clip((vectors @ matrix.T - SOUND_FLOOR) / (1.0 - SOUND_FLOOR), 0.0, None)
+    floor, ceiling = sound_scale(version)
+    closeness = np.clip((vectors @ matrix.T - floor) / (ceiling - floor), 0.0, None)  # past 1: pushed further
     return (closeness * weights).max(axis=1)
 
 

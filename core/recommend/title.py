@@ -471,7 +471,7 @@ async def recommend_for_title(store: Store, index: TitleIndex, title: str, k: in
             reason = "its mood fits the words"
         if mood_used and mood is not None:
             reason += f"; sounds {describe(mood[0], mood[1])}"
-        out.append(RecommendedTrack.from_track(track, final[tid], reason, mood))
+        out.append(RecommendedTrack.from_track(track, final[tid], reason, stored))
     basis: Basis = "playlists" if voters else "popularity"
     return TitleResult(title=title, basis=basis, tracks=out, matches=index.matches(title)[:5] if voters else [],
                        mood=reading, mood_used=mood_used, playlists=index.playlist_count)

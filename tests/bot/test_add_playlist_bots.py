@@ -35,3 +35,26 @@ async def test_a_deezer_playlist_of_thirty_adds_thirty(start_bot: Callable[..., 
         text = await server.wait_for(finished, timeout=60, what="the second summary")
         assert "0 added, 30 already there" in text
         assert await bot.engine.store.count_tracks() == 30
+
+
+async def test_a_spotify_playlist_is_matched_song_by_song(start_bot: Callable[..., Awaitable[Running]]) -> None:  # noqa: F811
+    with FakeWeb() as web:
+        for n in range(8):
+            web.add_deezer(9100 + n, f"Tune {n}", f"Group {n % 3}")
+        web.add_spotify_list("playlist", "37i9dQZF1DXcBWIGoYBM5M", "Night drive",
+                             [(f"7spotifytrack{n:09d}", f"Tune {n}", f"Group {n % 3}") for n in range(10)])
+        bot = await start_bot(telegram_admins=[ADMIN["id"]], allow_private_networks=True,
+                              deezer_api_url=web.url("/deezer"), spotify_open_url=web.url("/spotify"))
+        server = bot.server
+        server.send_text(ADMIN, "/add https://open.spotify.com/playlist/37i9dQZF1DXcBWIGoYBM5M?si=x")
+        placeholder = await server.wait_for_message(ADMIN["id"], contains="Adding")
+        key = (ADMIN["id"], placeholder["message_id"])
+
+        def finished() -> str | None:
+            text = server.messages[key]["text"]
+            return text if "Night drive" in text else None
+
+        text = await server.wait_for(finished, timeout=60, what="the /add summary")
+        assert APOLOGY not in text
+        assert "Spotify playlist “Night drive”: 10 song(s)" in text and "10 added" in text
+        assert await bot.engine.store.count_tracks() == 10  # 8 Deezer previews, 2 kept as metadata only

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from moodtape.core.audio.decode import decode
 from moodtape.core.audio.descriptor import HandcraftedEmbedder
+from moodtape.core.audio.musicnn_embedder import shared_analyser
 from moodtape.core.mood import GEMS, SongMoodModel, load_song_mood_model
 from tests.conftest import AUDIO
 
 
+def _blocks(path: Path) -> dict[str, np.ndarray]:
+    """The feature blocks ingestion computes for a file (handcrafted statistics and musicnn's layers)."""
+    samples = decode(path).samples
+    return {"handcrafted.raw": HandcraftedEmbedder().raw(samples), **shared_analyser().analyse(samples).blocks}
+
+
 def test_predictions_are_in_range_and_drums_are_more_aroused_than_pads() -> None:
     model = load_song_mood_model()
-    raw = HandcraftedEmbedder()
-    pad = model.predict(raw.raw(decode(AUDIO / "pad_a.wav").samples))
-    beat = model.predict(raw.raw(decode(AUDIO / "beat_a.ogg").samples))
+    assert "msd.taggram" in model.inputs  # the shipped model hears through musicnn
+    pad = model.predict_blocks(_blocks(AUDIO / "pad_a.wav"))
+    beat = model.predict_blocks(_blocks(AUDIO / "beat_a.ogg"))
     for mood in (pad, beat):
         assert -1 <= mood.valence <= 1 and -1 <= mood.arousal <= 1
         assert set(mood.gems) == set(GEMS) and all(0 <= s <= 1 for s in mood.gems.values())
@@ -52,3 +61,10 @@ def test_shipped_model_is_calibrated_to_chat_messages() -> None:
     model = load_song_mood_model()
     assert set(model.calibration) == {"valence", "arousal"}
     assert model.calibration["valence"]["to_sd"] > 5 * model.calibration["valence"]["from_sd"]
+
+
+def test_a_missing_input_block_is_named() -> None:
+    model = SongMoodModel(np.zeros(3), np.ones(3), np.zeros((2, 3)), np.zeros(2), "t", ["valence", "arousal"],
+                          inputs=("mtt.taggram",))
+    with pytest.raises(ValueError, match="mtt.taggram"):
+        model.predict_blocks({"handcrafted.raw": np.zeros(3)})

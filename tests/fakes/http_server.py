@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import html
+import json
 import re
 import threading
 from collections import Counter
@@ -46,6 +47,7 @@ class FakeWeb:
         self.deezer: dict[int, dict[str, Any]] = {}
         self.spotify: dict[str, dict[str, str]] = {}
         self.deezer_lists: dict[tuple[str, int], tuple[str, list[int]]] = {}  # (kind, id) -> (title, track ids)
+        self.spotify_embeds: dict[tuple[str, str], str] = {}  # (kind, id) -> the embed page served
         self.playlists: dict[str, list[str]] = {}  # HLS media playlists: name -> segment URLs
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -119,6 +121,7 @@ class FakeWeb:
         app.router.add_get("/deezer/{kind:playlist|album}/{id}/tracks", self._deezer_list_tracks)
         app.router.add_get("/spotify/oembed", self._spotify_oembed)
         app.router.add_get("/spotify/track/{id}", self._spotify_page)
+        app.router.add_get("/spotify/embed/{kind:playlist|album}/{id}", self._spotify_embed)
         app.router.add_get("/hls/{name}", self._hls_playlist)
         self._runner = web.AppRunner(app, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -316,6 +319,22 @@ class FakeWeb:
         )
         return web.Response(text=page, content_type="text/html")
 
+    def add_spotify_list(self, kind: str, list_id: str, title: str, tracks: list[tuple[str, str, str]]) -> None:
+        """A Spotify playlist or album embed page (the unofficial `__NEXT_DATA__` shape) listing
+        (track id, title, artists) entries."""
+        items = [{"uri": f"spotify:track:{tid}", "uid": f"u{n}", "title": name, "subtitle": artists,
+                  "duration": 215000, "isExplicit": False, "isPlayable": True}
+                 for n, (tid, name, artists) in enumerate(tracks)]
+        entity = {"type": kind, "name": title, "uri": f"spotify:{kind}:{list_id}", "id": list_id, "trackList": items}
+        self.spotify_embeds[(kind, list_id)] = spotify_embed_page(entity)
+
+    async def _spotify_embed(self, request: web.Request) -> web.Response:
+        self.hits[request.path] += 1
+        page = self.spotify_embeds.get((request.match_info["kind"], request.match_info["id"]))
+        if page is None:
+            return web.Response(status=404, text="Page not found")
+        return web.Response(text=page, content_type="text/html")
+
     async def _hls_playlist(self, request: web.Request) -> web.Response:
         """A minimal HLS media playlist whose segments are `playlists[name]` (any URLs, other hosts too)."""
         segments = self.playlists.get(request.match_info["name"])
@@ -326,3 +345,15 @@ class FakeWeb:
             lines += ["#EXTINF:5.0,", url]
         lines.append("#EXT-X-ENDLIST")
         return web.Response(text="\n".join(lines) + "\n", content_type="application/vnd.apple.mpegurl")
+
+
+def spotify_embed_page(entity: dict[str, Any]) -> str:
+    """A page shaped like Spotify's embed player (trimmed, synthetic): the Next.js data script holding `entity`
+    at `props.pageProps.state.data.entity`."""
+    data = {"props": {"pageProps": {"state": {"data": {"entity": entity},
+                                              "settings": {"rtl": False, "session": {"isAnonymous": True}}}},
+                      "__N_SSP": True},
+            "page": "/{type}/{id}", "buildId": "fake", "isFallback": False}
+    return ("<!DOCTYPE html><html><head><title>Spotify Embed</title></head><body><div id=\"__next\"></div>"
+            "<script id=\"__NEXT_DATA__\" type=\"application/json\">"
+            + json.dumps(data).replace("</", "<\\/") + "</script></body></html>")

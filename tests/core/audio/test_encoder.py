@@ -128,7 +128,7 @@ def test_missing_or_foreign_weights_are_clear_errors(tmp_path: Path) -> None:
         load_audio_embedder(kind="nope")
 
 
-def test_bench_encoder_cli_times_both_embedders(capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_encoder_cli_times_every_embedder(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
     from moodtape.bot.cli import main
@@ -136,6 +136,7 @@ def test_bench_encoder_cli_times_both_embedders(capsys: pytest.CaptureFixture[st
     code = main(["bench", "encoder", "--seconds", "4", "--repeats", "2", "--json"])
     data = json.loads(capsys.readouterr().out)
     assert code == 0 and data["threads"] == 1 and data["clip_seconds"] == 4.0
-    assert set(data["encoders"]) == {"handcrafted", "learned"}
+    assert set(data["encoders"]) == {"handcrafted", "learned", "musicnn"}
     assert all(figures["median_ms"] > 0 for figures in data["encoders"].values())
     assert data["encoders"]["learned"]["version"].startswith("learned-v1-")
+    assert data["encoders"]["musicnn"]["version"].startswith("musicnn-v1-")
