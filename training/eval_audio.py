@@ -1,6 +1,7 @@
 """`moodtape eval audio`: do an encoder's nearest neighbours share a label (album, genre, game)?
 
-Every encoder (the handcrafted baseline and the learned CNN, shipped or given with `--encoder`) is measured
+Every encoder (the handcrafted baseline, the default musicnn embedding and the learned CNN, shipped or given
+with `--encoder`) is measured
 in the same run on the same files, so the numbers compare directly; chance (the precision of random
 neighbours) is reported beside them.  With `--probe-emotify`, a ridge probe from each encoder's embedding to
 listener valence / arousal is cross-validated with folds grouped by artist, so no artist is on both sides.
@@ -21,6 +22,8 @@ from scipy.stats import spearmanr
 
 from moodtape.core.audio.descriptor import Standardizer, finish, raw_from_samples, shipped_standardizer
 from moodtape.core.audio.encoder import default_weights_path, embed_with_weights, load_encoder
+from moodtape.core.audio.musicnn import MusicnnError
+from moodtape.core.audio.musicnn_embedder import MusicnnEmbedder
 from moodtape.core.errors import UserError
 from moodtape.training.audio_data import emotify_rows, map_audio, read_labels
 from moodtape.training.npz_cache import file_key, load_arrays, save_arrays
@@ -58,9 +61,17 @@ def cached_vectors(paths: Sequence[Path], fn: Callable[[np.ndarray], np.ndarray]
     return np.stack([known[keys[i]] for i in index]), index
 
 
+def musicnn_vector(samples: np.ndarray) -> np.ndarray:
+    """Picklable: the shipped musicnn embedding of decoded samples (what ingestion stores by default)."""
+    from moodtape.core.audio.musicnn_embedder import MusicnnEmbedder
+
+    return MusicnnEmbedder().embed(samples)
+
+
 def _encoder_vectors(paths: Sequence[Path], *, encoder_path: Path | None, cache_dir: Path | None,
                      workers: int | None) -> tuple[dict[str, np.ndarray], list[int], dict[str, str]]:
-    """Vectors of every encoder for the files that all encoders could embed, and the encoders' versions."""
+    """Vectors of every encoder for the files that all encoders could embed, and the encoders' versions:
+    the handcrafted descriptor, the default musicnn embedding (when its spec ships) and the learned CNN."""
     weights = encoder_path or default_weights_path()
     version = None
     if encoder_path is not None or weights.is_file():
@@ -69,6 +80,15 @@ def _encoder_vectors(paths: Sequence[Path], *, encoder_path: Path | None, cache_
                                      desc="handcrafted")
     per_encoder = {"handcrafted": dict(zip(hand_index, handcrafted_vectors(raw) if len(raw) else []))}
     versions = {"handcrafted": f"hand-v1-{shipped_standardizer().digest()}"}
+    try:
+        musicnn_version = MusicnnEmbedder().version
+    except MusicnnError:  # no spec in this installation: the other encoders are still compared
+        musicnn_version = None
+    if musicnn_version is not None:
+        found, index = cached_vectors(paths, musicnn_vector, tag=musicnn_version, cache_dir=cache_dir,
+                                      workers=workers, desc="musicnn")
+        per_encoder["musicnn"] = dict(zip(index, found))
+        versions["musicnn"] = musicnn_version
     if version is not None:
         fn = functools.partial(embed_with_weights, str(weights.resolve()))
         learned, index = cached_vectors(paths, fn, tag=version, cache_dir=cache_dir, workers=workers,

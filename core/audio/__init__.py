@@ -1,8 +1,10 @@
 """Audio in: decoding any file to samples, reading its tags, and turning samples into a content vector.
 
-ffmpeg decodes (audio.decode), mutagen reads tags (audio.tags); the handcrafted descriptor (audio.descriptor,
-over torch features in audio.features) is the default embedder, and the learned CNN (audio.encoder) the
-other one, loaded only when it is asked for by name (`load_audio_embedder(kind="learned")`), never at import.
+ffmpeg decodes (audio.decode), mutagen reads file tags (audio.tags); the default content embedder is musicnn
+(the pretrained taggers in audio.musicnn, their vector in audio.musicnn_embedder, their tags as words in
+audio.musicnn_tags), which also reads the handcrafted descriptor (audio.descriptor, over torch features in
+audio.features); the descriptor alone and the learned CNN (audio.encoder) are the others.  Every embedder is
+loaded when it is asked for (`load_audio_embedder`), never at import.
 """
 
 from typing import TYPE_CHECKING, Any

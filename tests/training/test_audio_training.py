@@ -186,12 +186,12 @@ def test_train_cli_then_eval_both_encoders_and_probe(capsys: pytest.CaptureFixtu
                  str(out / "encoder.safetensors"), "--cache", str(tmp_path / "eval-cache"),
                  "--probe-emotify", str(data), "--probe-csv", str(emotify), "--json"])
     report = json.loads(capsys.readouterr().out)
-    assert code == 0 and report["n"] == 10 and set(report["encoders"]) == {"handcrafted", "learned"}
+    assert code == 0 and report["n"] == 10 and set(report["encoders"]) == {"handcrafted", "learned", "musicnn"}
     for scores in report["encoders"].values():
         assert set(scores) == {"p@5", "p@10"} and 0 <= scores["p@5"] <= 1
     assert report["versions"]["learned"] == version
     probe = report["probe"]
-    assert probe["n"] == 10 and set(probe["spearman"]) == {"handcrafted", "learned"}
+    assert probe["n"] == 10 and set(probe["spearman"]) == {"handcrafted", "learned", "musicnn"}
     assert set(probe["spearman"]["learned"]) == {"valence", "arousal"}
 
 
