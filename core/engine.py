@@ -456,18 +456,20 @@ class Engine:
 
     async def continue_from_title(self, title: str, k: int | None = None) -> TitleResult:
         """A playlist started from its name alone ("rainy day chill"): the songs of imported playlists named
-        like it, nudged by the mood of its words (`core.recommend.title`).  With no playlists imported, the
+        like it, nudged by the mood of its words and the sounds it names (`core.recommend.title`).  With no playlists imported, the
         mood of the words alone answers, and the result says so."""
         text = clean_text(title, MAX_TITLE_CHARS).strip()
         if not text:
             raise QueryError("give me a playlist title, e.g. \"rainy day chill\"")
         k = k or self.settings.default_k
         reading = await self.read_mood(text)
+        sounds = parse_tags(text)  # "rainy day piano": the songs found by mood lean to the sound too
         index = await self._titles.get(self.store)
         if index.empty:
-            chat = await self.songs_for_reading(reading, k, "match")
+            chat = await self.songs_for_reading(reading, k, "match", tags=sounds)
             return mood_only(text, reading, chat.tracks, chat.catalogue)
-        matched = (await songs_for_mood(self.store, reading.valence, reading.arousal, "match", max(k, 20))
+        matched = (await songs_for_mood(self.store, reading.valence, reading.arousal, "match", max(k, 20),
+                                        tags=sounds)
                    if mood_steers(reading) else [])
         return await recommend_for_title(self.store, index, text, k, reading, matched)
 

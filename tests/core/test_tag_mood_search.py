@@ -116,6 +116,17 @@ async def test_chat_hears_the_sound_words_of_the_message(tmp_path: Path) -> None
         assert {t.id for t in korean.tracks} <= set(others)
 
 
+async def test_a_playlist_title_naming_a_sound_gets_it_without_imported_playlists(tmp_path: Path) -> None:
+    async with await Engine.open(make_settings(tmp_path)) as engine:
+        reading = await engine.read_mood("rainy day piano")
+        point = (reading.valence, reading.arousal)
+        for i in range(4):
+            await _add(engine.store, f"guitar{i}", point, GUITAR)
+        piano = await _add(engine.store, "piano", point, PIANO)
+        answer = await engine.continue_from_title("rainy day piano", 2)
+        assert answer.tracks[0].id == piano and "has the piano you asked for" in answer.tracks[0].reason
+
+
 async def test_an_asked_for_sound_filters_within_reach_of_the_mood(store: Store) -> None:
     """"sad but with piano": the saddest piano song, though sad songs without piano lie closer, but never a
     piano song from across the plane."""
