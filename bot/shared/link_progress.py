@@ -43,8 +43,8 @@ def batch_summary(report: LinkReport) -> str:
     for collection in report.collections:
         line = f"{collection.service} {collection.kind} “{collection.title}”: {collection.size} song(s)"
         if collection.skipped:  # entries that are not songs (podcast episodes, local files): said, not failed
-            line += f"; {len(collection.skipped)} entr{'y' if len(collection.skipped) == 1 else 'ies'} left out " \
-                    f"({collection.skipped[0]})"
+            more = len(collection.skipped) - 1
+            line += f"; not added: {collection.skipped[0]}" + (f" (and {more} more note(s))" if more else "")
         elif collection.capped:
             line += f" (the first {collection.size} of {collection.total})"
         lines.append(line)
