@@ -52,9 +52,9 @@ def input_blocks(paths: list[Path], inputs: tuple[str, ...], cache_dir: Path | N
     from moodtape.core.audio.musicnn_embedder import BLOCK_DIMS, MUSICNN_BLOCKS, MusicnnFeatures
 
     unknown = [name for name in inputs if name not in BLOCK_DIMS or name == "handcrafted"]
-    if unknown:
+    if not inputs or unknown:
         choices = ", ".join(n for n in BLOCK_DIMS if n != "handcrafted")
-        raise UserError(f"unknown song mood input {', '.join(unknown)} (choose from {choices})")
+        raise UserError(f"unknown song mood input {', '.join(unknown) or '(none given)'} (choose from {choices})")
     parts: list[tuple[dict[str, np.ndarray], list[int]]] = []
     if "handcrafted.raw" in inputs:
         raw, index = map_audio(paths, raw_from_samples, tag="hand-raw", window_s=120.0, workers=workers,

@@ -36,3 +36,34 @@ def test_calibration_maps_prediction_spread_onto_text_spread() -> None:
     assert result["reference"] == "test"
     with pytest.raises(ValueError, match="do not vary"):
         calibration(np.ones((3, 2)), {"valence": (0.0, 1.0), "arousal": (0.0, 1.0)}, "test")
+
+
+def test_unknown_or_no_input_blocks_are_a_clear_error(tmp_path: Path) -> None:
+    from moodtape.core.errors import UserError
+    from moodtape.training.song_mood import input_blocks
+
+    for inputs in ((), ("handcrafted",), ("mtt.penultimate", "nope")):
+        with pytest.raises(UserError, match="unknown song mood input"):
+            input_blocks([tmp_path / "a.wav"], inputs, None, 1)
+
+
+def test_song_mood_from_musicnn_blocks_is_cross_validated_by_artist(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from moodtape.bot.cli import main
+    from moodtape.core.mood.song_mood import SongMoodModel
+
+    from tests.training.test_musicnn_head import _corpus
+
+    emotify, _, _ = _corpus(tmp_path)
+    out = tmp_path / "song_mood.json"
+    argv = ["train", "song-mood", "--data", str(emotify), "--inputs", "msd.taggram,handcrafted.raw", "--folds", "3",
+            "--repeats", "2", "--cache", str(tmp_path / "cache"), "--out", str(out), "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["grouped_by"] == "artist" and report["inputs"] == ["msd.taggram", "handcrafted.raw"]
+    assert set(report["spearman_over_fold_seeds"]["valence"]) == {"mean", "min", "max"}
+    model = SongMoodModel.load(out)
+    assert model.inputs == ("msd.taggram", "handcrafted.raw") and model.mean.shape == (178,)
+    assert "msd.taggram+handcrafted.raw" in model.version
