@@ -45,8 +45,8 @@ def bench_embed(folder: Path, *, device: str = "cpu", limit: int | None = None, 
                 settings: Settings | None = None, encoder: str = "default") -> dict[str, Any]:
     """Decode + embed (content and mood vectors) every audio file in `folder`; tracks per second.
 
-    `encoder` picks the content embedder (default: the installation's); the mood model always runs on the
-    handcrafted descriptor, so a learned encoder's figure includes the descriptor's cost, as the engine pays it.
+    `encoder` picks the content embedder (default: the installation's); musicnn and the descriptor always run
+    (the mood model and the tags read them), so every figure includes their cost, as the engine pays it.
     """
     from moodtape.core.audio.decode import AudioError
     from moodtape.core.audio.embedders import load_audio_embedder

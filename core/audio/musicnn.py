@@ -20,7 +20,6 @@ import functools
 import json
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import librosa
@@ -30,6 +29,7 @@ from safetensors.torch import load_file
 
 from moodtape.core.audio.decode import decode
 from moodtape.core.audio.musicnn_layers import N_FRAMES, N_MELS, MusicnnNet
+from moodtape.core.audio.musicnn_tags import spec_dir as weights_dir  # one folder for weights and spec
 from moodtape.core.errors import UserError
 
 SAMPLE_RATE = 16000
@@ -45,14 +45,6 @@ _FLOAT16_MAX = 65504.0
 
 class MusicnnError(UserError):
     """musicnn cannot run: unknown model or layer, or missing / damaged weights."""
-
-
-def weights_dir() -> Path:
-    """The folder of the shipped weights (`MOODTAPE_MUSICNN_DIR` overrides it, e.g. for freshly converted ones)."""
-    override = os.environ.get("MOODTAPE_MUSICNN_DIR")
-    if override:
-        return Path(override)
-    return Path(str(resources.files("moodtape.core") / "data" / "musicnn"))
 
 
 # --- input features -----------------------------------------------------------------------------------------

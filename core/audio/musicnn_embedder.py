@@ -197,6 +197,7 @@ class MusicnnEmbedder:
         self.dim = int(self.spec.components.shape[0])
         self.device = device
         self._analyser = analyser
+        self._descriptor: Any = None  # the handcrafted embedder, when the spec reads its block
         self.version = f"{NAME}-v1-{self.spec.digest}"
 
     @property
@@ -215,9 +216,11 @@ class MusicnnEmbedder:
     def embed(self, samples: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
         blocks = dict(self.analyser.analyse(samples, sr).blocks)
         if any(name.startswith("handcrafted") for name in self.spec.blocks):
-            from moodtape.core.audio.descriptor import HandcraftedEmbedder
+            if self._descriptor is None:
+                from moodtape.core.audio.descriptor import HandcraftedEmbedder
 
-            hand = HandcraftedEmbedder(device=self.device)
+                self._descriptor = HandcraftedEmbedder(device=self.device)
+            hand = self._descriptor
             raw = hand.raw(samples, sr)
             blocks.update({"handcrafted.raw": raw, "handcrafted": hand.finish(raw)})
         return self.from_blocks(blocks)

@@ -126,7 +126,9 @@ def tag_priors(rows: Iterable[Mapping[str, float]]) -> dict[str, float]:
 
 
 def spec_dir() -> Path:
-    """The folder of musicnn's weights and embedding spec (`MOODTAPE_MUSICNN_DIR` overrides the package's)."""
+    """The folder of musicnn's weights and embedding spec (`MOODTAPE_MUSICNN_DIR` overrides the package's, e.g.
+    for freshly converted weights or a refitted spec).  Here, in a module without torch, so the chat path can
+    read the tag priors beside them."""
     override = os.environ.get("MOODTAPE_MUSICNN_DIR")
     return Path(override) if override else Path(str(resources.files("moodtape.core") / "data" / "musicnn"))
 

@@ -3,7 +3,7 @@
 `MoodReader` (mood.reader) turns text into a `MoodReading` with an emotion checkpoint (mood.models opens
 any of the supported kinds); the mood space (mood.space) places every label set and song on one square and
 turns a strategy ("lift", "calm", ...) into a path of targets; `SongMoodModel` (mood.song_mood) predicts a
-song's point from its audio descriptor.  Importing the package is cheap: torch and transformers load only
+song's point from what musicnn and the audio descriptor hear in it.  Importing the package is cheap: torch and transformers load only
 when a model does.
 """
 

@@ -51,7 +51,7 @@ class TrackEmbedder:
 
     Each model names the feature blocks it reads (the musicnn embedder and the song-mood model), so one
     analysis per track computes exactly the union: the handcrafted statistics only when something reads them,
-    musicnn whenever its weights ship, because its tags are what a person reads about a song.
+    musicnn always, because its tags are what a person reads about a song.
     """
 
     def __init__(
@@ -60,13 +60,10 @@ class TrackEmbedder:
         device: str = "cpu",
         audio: AudioEmbedder | None = None,
         mood: SongMoodModel | None = None,
-        *,
-        tags: bool = True,
     ) -> None:
         # torch and the model code: imported once models load, not when the engine starts
         from moodtape.core.audio.descriptor import HandcraftedEmbedder
         from moodtape.core.audio.musicnn_embedder import (
-            MUSICNN_BLOCKS,
             MusicnnEmbedder,
             analysis_patches,
             shared_analyser,
@@ -84,12 +81,10 @@ class TrackEmbedder:
             self.descriptor = HandcraftedEmbedder(device=device)
         else:
             self.descriptor = None
-        self.musicnn: MusicnnAnalyser | None = None
-        if isinstance(self.audio, MusicnnEmbedder):
-            self.musicnn = self.audio.analyser  # the patch count its spec was fitted on
-        elif tags or needed & set(MUSICNN_BLOCKS):
-            self.musicnn = shared_analyser(device, analysis_patches())
-        self.tag_priors = load_tag_priors() if self.musicnn is not None else {}
+        # musicnn always runs: besides any model that reads its blocks, its tags are what people read
+        self.musicnn: MusicnnAnalyser = (self.audio.analyser if isinstance(self.audio, MusicnnEmbedder)
+                                         else shared_analyser(device, analysis_patches()))
+        self.tag_priors = load_tag_priors()
 
     @property
     def versions(self) -> dict[str, str]:
@@ -97,15 +92,13 @@ class TrackEmbedder:
 
     def embed_samples(self, samples: np.ndarray, duration_s: float) -> TrackVectors:
         blocks: dict[str, np.ndarray] = {}
-        tags: dict[str, float] = {}
         if self.descriptor is not None:
             raw = self.descriptor.raw(samples)
             blocks["handcrafted.raw"] = raw
             blocks["handcrafted"] = self.descriptor.finish(raw)
-        if self.musicnn is not None:
-            heard = self.musicnn.analyse(samples)
-            blocks.update(heard.blocks)
-            tags = stored_tags(heard.tags, self.tag_priors)
+        heard = self.musicnn.analyse(samples)
+        blocks.update(heard.blocks)
+        tags = stored_tags(heard.tags, self.tag_priors)
         if self.audio is self.descriptor:
             audio = blocks["handcrafted"]
         elif hasattr(self.audio, "from_blocks"):
