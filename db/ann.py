@@ -26,14 +26,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import numpy as np
-from usearch.index import Index
+from moodtape.db.usearch_index import Index
 
 from moodtape.db import ann_log
 from moodtape.db.ann_files import file_name, load_kind, remove_kind, save_kind
@@ -69,6 +69,11 @@ class AnnParams:
     connectivity: int = 32
     expansion_add: int = 128
     expansion_search: int = 384
+    #: Breadth for a query that is a stored vector (`similar` by a catalogue track): the search reaches the
+    #: query's own node, whose links were chosen as its neighbours when it was added, so a narrower search
+    #: finds them.  On the 1M bench catalogue, recall@10 (the track itself excluded) 1.000 at 128 as at
+    #: 384, in 1.29 against 1.76 ms median; 0.990 at 64.
+    expansion_search_stored: int = 128
     dtype: str = "f32"
 
     def new_index(self, kind: str) -> Index:
@@ -108,9 +113,12 @@ class AnnIndexes:
         self._kinds = {kind: _Kind(kind) for kind in VECTOR_DIMS}
 
     # --- searching -----------------------------------------------------------------------------------------
-    async def search(self, kind: str, vector: np.ndarray, count: int,
-                     model_version: str | None) -> list[tuple[int, float]] | None:
-        """Up to `count` (track_id, distance) nearest first, or None when the exact search must answer."""
+    async def search(self, kind: str, vector: np.ndarray, count: int, model_version: str | None, *,
+                     stored: bool = False) -> list[tuple[int, float]] | None:
+        """Up to `count` (track_id, distance) nearest first, or None when the exact search must answer.
+
+        `stored`: the query is a vector of the table itself, searched with `expansion_search_stored`.
+        """
         st = self._kinds[kind]
         if st.state == "failed" and time.monotonic() - st.checked_at > RETRY_FAILED_S:
             st.state = "off"  # try again now and then (the reason stays in stats until it works)
@@ -129,7 +137,13 @@ class AnnIndexes:
             size = len(index)
             if size == 0:
                 continue
-            matches = index.search(vector, min(count, size))
+            if stored:  # searches run on the event loop's thread, one at a time: the breadth is set per call
+                index.expansion_search = self.params.expansion_search_stored
+            try:
+                matches = index.search(vector, min(count, size))
+            finally:
+                if stored:
+                    index.expansion_search = self.params.expansion_search
             distances = matches.distances.astype(np.float64)
             if kind == "mood":
                 distances = np.sqrt(np.maximum(distances, 0.0))
@@ -137,6 +151,31 @@ class AnnIndexes:
         if len(indexes) > 1:
             found.sort(key=lambda hit: (hit[1], hit[0]))
         return found[:count]
+
+    async def vectors(self, kind: str, ids: Sequence[int]) -> dict[int, tuple[np.ndarray, str]] | None:
+        """track_id -> (vector, model version) for those of `ids` that have a vector, read from the ready
+        index; None when the table must answer (no index ready, or one that does not keep exact vectors).
+
+        A float32 index holds each row's vector as it was added, so this is the table's answer without its
+        cost: vec0 reads a vector out of a chunk of 1,024 (about 40 us a row, and `similar` reads a dozen).
+        It is as fresh as a search: this connection's writes at once, other processes' within `poll_s`.
+        """
+        st = self._kinds[kind]
+        if st.state != "ready" or self.params.dtype != "f32":
+            return None
+        await self._sync(st)
+        if st.state != "ready":
+            return None
+        wanted = [int(t) for t in ids]
+        keys = np.asarray(wanted, dtype=np.uint64)
+        found: dict[int, tuple[np.ndarray, str]] = {}
+        for version, index in st.indexes.items():
+            if len(found) == len(wanted):
+                break
+            for track_id, vector in zip(wanted, index.get(keys)):
+                if vector is not None:
+                    found[track_id] = (vector, version)
+        return found
 
     async def _maybe_start(self, st: _Kind) -> None:
         """Start loading or building in the background once the table reaches the threshold."""

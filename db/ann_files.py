@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from usearch.index import Index
+from moodtape.db.usearch_index import Index
 
 from moodtape.db.models import VECTOR_DIMS
 

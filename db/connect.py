@@ -61,6 +61,12 @@ def pick_driver(preferred: str | None = None) -> Driver:
     )
 
 
+#: Bytes of the database file SQLite may read through a memory map (capped by the build's own maximum, 2 GB
+#: for many).  Reads then skip a system call per page: on the 1M-track bench catalogue (1.3 GB) reading ten
+#: random tracks took 0.10 ms instead of 0.60 ms, which is most of what `similar` spends outside its search.
+MMAP_BYTES = 4 << 30
+
+
 def connector(path: Path | str, driver: Driver | None = None, **kwargs: Any) -> Callable[[], Any]:
     """A zero-argument factory (what aiosqlite.Connection wants) for a sqlite-vec-enabled connection."""
     chosen = driver or pick_driver()
@@ -73,6 +79,7 @@ def connector(path: Path | str, driver: Driver | None = None, **kwargs: Any) -> 
         conn.row_factory = chosen.row_factory
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         return conn
 
     return connect

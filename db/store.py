@@ -2,8 +2,8 @@
 
 `Store` is the one class callers use; each concern's queries live in their own module (`tracks`, `vectors`
 with its approximate search in `ann`, `playlists`, `jobs`, `meta`) on top of `connection.Database`, which
-opens the file, applies migrations and owns the transaction lock.  Only `stats`, which counts across every
-concern, is written here.
+opens the file, applies migrations and owns the transaction lock.  Only what spans concerns is written here:
+`stats`, which counts across all of them, and `tracks_with_moods`, the rows a reply shows.
 """
 
 from __future__ import annotations
@@ -11,12 +11,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import json
+from collections.abc import Iterable
+
 from moodtape.db.errors import StoreError
 from moodtape.db.jobs import Jobs
 from moodtape.db.meta import Meta
-from moodtape.db.models import VECTOR_DIMS
+from moodtape.db.models import VECTOR_DIMS, StoredVector, Track
 from moodtape.db.playlists import Playlists
-from moodtape.db.tracks import Tracks
+from moodtape.db.sql import chunks, marks
+from moodtape.db.tracks import TRACK_COLUMNS, Tracks
 from moodtape.db.vectors import Vectors
 
 __all__ = ["Store", "StoreError"]
@@ -38,6 +42,32 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
         the caller's timeout is its polling interval (the PostgreSQL store returns True when notified)."""
         await asyncio.sleep(timeout_s)
         return False
+
+    async def tracks_with_moods(self, ids: Iterable[int]) -> tuple[dict[int, Track], dict[int, StoredVector]]:
+        """The tracks of `ids` and their mood rows (of the tracks that exist): what a reply shows of each song.
+
+        On a large catalogue (mood index ready) one statement reads both the tracks and their mood details
+        (a correlated lookup in vec0 per track) and the index supplies the mood points; otherwise the two
+        reads of `get_tracks` and `get_vectors` are queued together.
+        """
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        if not wanted or self.ann.state("mood") != "ready":
+            tracks, moods = await asyncio.gather(self.get_tracks(wanted), self.get_vectors("mood", wanted))
+            return tracks, {tid: mood for tid, mood in moods.items() if tid in tracks}
+        columns = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
+        rows: list[Any] = []
+        for chunk in chunks(wanted):
+            rows += await self._fetchall(
+                f"SELECT {columns}, (SELECT details FROM vec_mood m WHERE m.track_id = t.id) AS mood_details "
+                f"FROM tracks t WHERE t.id IN ({marks(len(chunk))})", chunk)
+        tracks = {int(row["id"]): Track.from_row(row) for row in rows}
+        details = {int(row["id"]): row["mood_details"] for row in rows if row["mood_details"] is not None}
+        points = await self.ann.vectors("mood", list(details))
+        if points is None:  # the index stopped being ready meanwhile (a rebuild): the table answers
+            return tracks, await self.get_vectors("mood", list(details))
+        moods = {tid: StoredVector(tid, vector.tolist(), version, json.loads(details[tid] or "{}"))
+                 for tid, (vector, version) in points.items()}
+        return tracks, moods
 
     async def stats(self) -> dict[str, Any]:
         """Counts for `moodtape stats`: tracks by status and source, vectors by model, playlists, jobs."""

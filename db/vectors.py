@@ -176,19 +176,46 @@ class Vectors(Database):
         return (await self.get_vectors(kind, [track_id])).get(int(track_id))
 
     async def get_vectors(self, kind: str, track_ids: Iterable[int] | None = None) -> dict[int, StoredVector]:
-        """Vectors of `kind` for `track_ids` (all of them when None: CF refreshes read the whole table)."""
+        """Vectors of `kind` for `track_ids` (all of them when None: CF refreshes read the whole table).
+
+        On a large catalogue whose index is ready the vectors come from the index (`AnnIndexes.vectors`,
+        the same float32 rows) and only a mood's details from the table: a vec0 row costs ~40 us to read,
+        which made reading the dozen vectors of a `similar` reply cost more than its search.
+        """
+        if track_ids is None:
+            extra = ", details" if kind == "mood" else ""
+            rows = await self._fetchall(f"SELECT track_id, embedding, model_version{extra} FROM {vector_table(kind)}")
+            return {int(row["track_id"]): _stored(row, kind) for row in rows}
+        ids = [int(t) for t in track_ids]
+        indexed = await self.ann.vectors(kind, ids) if ids else None
+        if indexed is None:
+            return await self._table_vectors(kind, ids)
+        if kind != "mood":
+            return {t: StoredVector(t, vector.tolist(), version, {}) for t, (vector, version) in indexed.items()}
+        # The version comes from the index too: reading it from vec0 would double the cost of these lookups.
+        out: dict[int, StoredVector] = {}
+        for row in await self._lookups("SELECT track_id, details FROM vec_mood", list(indexed)):
+            track_id = int(row["track_id"])
+            vector, version = indexed[track_id]
+            out[track_id] = StoredVector(track_id, vector.tolist(), version, json.loads(row["details"] or "{}"))
+        return out
+
+    async def _table_vectors(self, kind: str, ids: list[int]) -> dict[int, StoredVector]:
         extra = ", details" if kind == "mood" else ""
         sql = f"SELECT track_id, embedding, model_version{extra} FROM {vector_table(kind)}"
+        return {int(row["track_id"]): _stored(row, kind) for row in await self._lookups(sql, ids)}
+
+    async def _lookups(self, select: str, ids: list[int]) -> list[Any]:
+        """`select` (a SELECT on a vec0 table) for each id, by primary key, in as few round trips as possible.
+
+        vec0 answers `track_id IN (...)` with a scan of the whole table (80 ms at 100k rows) but
+        `track_id = ?` with a primary-key lookup: one statement of such lookups joined by UNION ALL (below
+        SQLite's 500-term compound limit) reads a few rows in one round trip.
+        """
         rows: list[Any] = []
-        if track_ids is None:
-            rows = await self._fetchall(sql)
-        else:
-            # vec0 answers `track_id IN (...)` with a scan of the whole table (80 ms at 100k rows) but
-            # `track_id = ?` with a primary-key lookup: one statement of such lookups joined by UNION ALL
-            # (below SQLite's 500-term compound limit) reads a few vectors in one round trip.
-            for chunk in chunks((int(t) for t in track_ids), _LOOKUPS):
-                rows += await self._fetchall(" UNION ALL ".join([sql + " WHERE track_id = ?"] * len(chunk)), chunk)
-        return {int(row["track_id"]): _stored(row, kind) for row in rows}
+        for chunk in chunks(ids, _LOOKUPS):
+            rows += await self._fetchall(" UNION ALL ".join([select + " WHERE track_id = ?"] * len(chunk)), chunk)
+        return rows
 
     async def knn(
         self,
@@ -198,18 +225,24 @@ class Vectors(Database):
         *,
         model_version: str | None = None,
         exclude: Iterable[int] = (),
+        exact: bool = False,
+        stored_query: bool = False,
     ) -> list[Neighbor]:
         """Nearest stored vectors by the table's metric (cosine for audio/cf, L2 for mood).
 
         Neither vec0's KNN nor the HNSW index takes a filter on track ids, so `k` plus the excluded count are
         fetched and the excluded dropped afterwards.  Large tables are searched through their HNSW index
         (approximate, same distances) once it is ready; until then, and for small tables, vec0 scans exactly.
+        `exact=True` always scans (what benchmarks measure the index's recall against).  `stored_query`: the
+        vector is a track's own stored one (`similar` by a catalogue track), which the index finds with a
+        narrower, faster search (`AnnParams.expansion_search_stored`).
         """
         table = vector_table(kind)
         excluded = {int(e) for e in exclude}
         blob = _blob(vector, kind)
         fetch = min(_KNN_MAX, k + len(excluded))
-        approximate = await self.ann.search(kind, np.frombuffer(blob, dtype=np.float32), fetch, model_version)
+        approximate = None if exact else await self.ann.search(kind, np.frombuffer(blob, dtype=np.float32), fetch,
+                                                               model_version, stored=stored_query)
         if approximate is not None:
             return [Neighbor(t, d) for t, d in approximate if t not in excluded][:k]
         sql = f"SELECT track_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# The cache (the emotion models' exported ONNX graphs) is the session's own, not the developer's.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="moodtape-test-cache-")
 # Tests never read the developer's environment or .env (except a PostgreSQL server named for the tests).
 _PG_TEST_URL = os.environ.get("MOODTAPE_TEST_DATABASE_URL")
 for _name in [n for n in os.environ if n.startswith("MOODTAPE_")]:

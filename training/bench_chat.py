@@ -4,7 +4,9 @@ The issue judges the reply a person waits for, not one part of it: reading the m
 emotion model, the strategy's search through the songs' mood space, the reason lines and the CLI's text.  So
 each message goes through the `Engine` exactly as `moodtape chat TEXT` does (`read_mood`, then
 `songs_for_reading`, then the CLI's `chat_text`), and each part is timed on the way, which shows where the time
-goes without a second run.  `similar` is timed the same way with random track ids.
+goes without a second run.  `similar` is timed the same way with random track ids; where the HNSW index is
+in play, beside the index library alone on the same query vectors (the reply's overhead as a ratio), and the
+recall@10 of its neighbour search is measured against vec0's exact scan.
 
 The catalogue is synthetic (seeded): N ready tracks with titles, an audio vector of the current audio model's
 version (128-d unit vectors in clusters, so neighbours are meaningful) and a mood vector with the details the
@@ -148,8 +150,15 @@ def _summary(totals: list[float], wall_s: float, parts: dict[str, list[float]], 
 
 async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int], *, k: int, strategy: str,
                             render_chat: Callable[[Any], str], render_similar: Callable[[Any], str],
-                            warmup: int = 3) -> dict[str, Any]:
-    """Time `engine`'s mood reply per text and `similar` per track id; each part on the way."""
+                            warmup: int = 3, library: Any = None, library_breadth: int | None = None
+                            ) -> dict[str, Any]:
+    """Time `engine`'s mood reply per text and `similar` per track id; each part on the way.
+
+    `library`: the usearch index `similar` searches (None when the exact scan answers); each query's vector
+    is then also searched in the library alone, with the breadth `similar` uses (`library_breadth`), just
+    before or just after the whole reply in turn (so neither gets the other's warm cache every time), which
+    gives the reply's overhead as a ratio.
+    """
     strategies = list(STRATEGIES) if strategy == "all" else [strategy]
     for text in texts[:warmup]:  # model load, first-call allocations, page cache
         for name in strategies:
@@ -176,19 +185,65 @@ async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int],
     chat = _summary(totals, time.perf_counter() - started, parts, produced)
 
     parts, totals, produced = {"search": [], "render": []}, [], 0
-    started = time.perf_counter()
-    for tid in tqdm(track_ids, desc="similar", unit="query", leave=False):
+    alone: list[float] = []
+    wall = 0.0
+    default_breadth = library.expansion_search if library is not None else None
+    for i, tid in enumerate(tqdm(track_ids, desc="similar", unit="query", leave=False)):
+        query = None
+        if library is not None:
+            stored = await engine.store.get_vector("audio", tid)  # untimed: the library gets the vector handed
+            query = None if stored is None else np.asarray(stored.vector, dtype=np.float32)
+        if query is not None and i % 2 == 0:
+            alone.append(_library_ms(library, query, k + 1, library_breadth))
         t0 = time.perf_counter()
         found = await engine.similar(str(tid), k)
         t1 = time.perf_counter()
         reply = render_similar(found)
         t2 = time.perf_counter()
+        wall += t2 - t0
+        if query is not None and i % 2 == 1:
+            alone.append(_library_ms(library, query, k + 1, library_breadth))
         parts["search"].append((t1 - t0) * 1000.0)
         parts["render"].append((t2 - t1) * 1000.0)
         totals.append((t2 - t0) * 1000.0)
         produced += bool(found.tracks) and bool(reply)
-    similar = _summary(totals, time.perf_counter() - started, parts, produced)
+    similar = _summary(totals, wall, parts, produced)
+    if alone:
+        lib = latency_ms(alone, 3)
+        similar["library_alone"] = {"p50_ms": lib["p50_ms"], "p99_ms": lib["p99_ms"],
+                                    "breadth": library_breadth or default_breadth}
+        similar["ratio_to_library_p50"] = round(similar["p50_ms"] / lib["p50_ms"], 2)
     return {"chat": chat, "similar": similar}
+
+
+def _library_ms(index: Any, query: np.ndarray, count: int, breadth: int | None) -> float:
+    """One search in the usearch index alone (the store sets the breadth the same way, outside the timing)."""
+    default = index.expansion_search
+    if breadth is not None:
+        index.expansion_search = breadth
+    t0 = time.perf_counter()
+    index.search(query, count)
+    elapsed = (time.perf_counter() - t0) * 1000.0
+    index.expansion_search = default
+    return elapsed
+
+
+async def similar_recall(store: Store, track_ids: list[int], k: int = 10) -> dict[str, Any]:
+    """recall@k of the neighbour search `similar` runs (a catalogue track's own vector, itself excluded)
+    against vec0's exact scan of the same table; 1.0 by construction when no index is in play."""
+    found = 0
+    asked = 0
+    for tid in tqdm(track_ids, desc="similar recall (exact scans)", unit="query", leave=False):
+        stored = await store.get_vector("audio", tid)
+        if stored is None:
+            continue
+        query = np.asarray(stored.vector, dtype=np.float32)
+        approximate = await store.knn("audio", query, k, exclude={tid}, stored_query=True)  # as `similar` asks
+        exact = await store.knn("audio", query, k, exclude={tid}, exact=True)
+        found += len({h.track_id for h in approximate} & {h.track_id for h in exact})
+        asked += len(exact)
+    return {"recall_at_10" if k == 10 else f"recall_at_{k}": round(found / asked, 4) if asked else None,
+            "recall_queries": len(track_ids)}
 
 
 def _renderers() -> tuple[Callable[[Any], str], Callable[[Any], str]]:
@@ -203,7 +258,8 @@ def _renderers() -> tuple[Callable[[Any], str], Callable[[Any], str]]:
 
 async def run_bench_chat(settings: Settings, *, tracks: int, messages: int = 200, queries: int | None = None,
                          k: int | None = None, strategy: str = "match", seed: int = 0, db: Path | None = None,
-                         ann_min_tracks: int | None = None, threads: int | None = None) -> dict[str, Any]:
+                         ann_min_tracks: int | None = None, threads: int | None = None,
+                         recall_queries: int = 50) -> dict[str, Any]:
     from moodtape.core.engine import Engine
     from moodtape.training.bench import machine
     from moodtape.training.bench_emotion import ENGLISH, sample_messages
@@ -227,9 +283,13 @@ async def run_bench_chat(settings: Settings, *, tracks: int, messages: int = 200
         started = time.perf_counter()
         indexes = await _wait_for_indexes(engine.store)
         index_s = time.perf_counter() - started
+        in_play = tracks >= settings.ann_min_tracks and set(indexes.values()) == {"ready"}
+        library = engine.store.ann.index("audio", catalogue["audio_version"]) if in_play else None
+        breadth = engine.store.ann.params.expansion_search_stored  # what `similar` by a track searches with
         timings = await bench_chat_engine(engine, texts, ids, k=k, strategy=strategy,
-                                          render_chat=render_chat, render_similar=render_similar)
-    in_play = tracks >= settings.ann_min_tracks and set(indexes.values()) == {"ready"}
+                                          render_chat=render_chat, render_similar=render_similar,
+                                          library=library, library_breadth=breadth)
+        timings["similar"].update(await similar_recall(engine.store, ids[:recall_queries]))
     return {"catalogue": catalogue, "k": k, "strategy": strategy, "messages": messages,
             "ann": {"min_tracks": settings.ann_min_tracks, "in_play": in_play, "states": indexes,
                     "load_or_build_s": round(index_s, 2)},
@@ -257,7 +317,8 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
         "chat", help="the whole mood reply and `similar` by id, in-process, over a synthetic catalogue of N tracks",
         description="Builds (once, then reuses) a seeded synthetic catalogue of N ready tracks with audio and mood "
                     "vectors, then times each message through the engine as `moodtape chat` answers it (emotion "
-                    "reading, strategy search, reasons, the CLI's text) and `similar` by random track id. Reports "
+                    "reading, strategy search, reasons, the CLI's text) and `similar` by random track id (beside the "
+                    "index library alone, and its recall@10 against an exact scan). Reports "
                     "p50/p99 ms, replies per second and the median of each part.",
     )
     chat.add_argument("--tracks", type=positive_int, required=True, help="tracks in the synthetic catalogue")
@@ -273,6 +334,9 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     chat.add_argument("--ann-min-tracks", type=int, default=None,
                       help="override MOODTAPE_ANN_MIN_TRACKS for this run (a huge value forces exact search)")
     chat.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads for the emotion model")
+    chat.add_argument("--recall-queries", type=positive_int, default=50,
+                      help="`similar` queries whose neighbours are also found by an exact scan, for recall@10 "
+                           "(default 50; an exact scan of 1M vectors takes about 0.3 s)")
     chat.add_argument("--json", action="store_true")
     chat.set_defaults(handler=_bench_chat)
 
@@ -282,5 +346,6 @@ async def _bench_chat(args: argparse.Namespace, settings: Settings) -> int:
 
     result = await run_bench_chat(settings, tracks=args.tracks, messages=args.messages, queries=args.queries,
                                   k=args.k, strategy=args.strategy, seed=args.seed, db=args.catalogue_db,
-                                  ann_min_tracks=args.ann_min_tracks, threads=args.threads)
+                                  ann_min_tracks=args.ann_min_tracks, threads=args.threads,
+                                  recall_queries=args.recall_queries)
     return emit(result, args.json)

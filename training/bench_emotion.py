@@ -8,9 +8,11 @@ batch by batch and message by message, so that load from other processes hits th
 means something on a shared machine:
 
 * ``float``: the plain path (``optimised=False``), batches of `batch_size` padded to their longest text;
-* ``optimised``: what the engine runs (the default): length groups and merged LoRA, the same numbers up
-  to float rounding;
-* ``int8``: ``optimised`` plus int8 Linear layers (``quantize=True``, opt-in): faster, readings move.
+* ``optimised``: length groups and merged LoRA, the same numbers up to float rounding (what the engine
+  runs with ``MOODTAPE_EMOTION_INT8=false``);
+* ``int8``: what the engine runs by default on CPU: ``optimised`` plus an int8 graph in ONNX Runtime
+  (`core.mood.onnx_int8`; torch's int8 layers where ONNX Runtime is missing): faster, readings move;
+* ``int8-torch``: ``optimised`` plus torch's int8 Linear layers, the int8 path before ONNX Runtime.
 
 With ``--f1-data`` (GoEmotions-Ekman TSV, e.g. the dev split) every path is also scored (macro-F1 as in
 `moodtape eval emotion`), with its difference to ``float`` and the share of labels that stayed the same.
@@ -44,6 +46,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "float": {"optimised": False},
     "optimised": {},
     "int8": {"quantize": True},
+    "int8-torch": {"quantize": True, "onnx": False},
 }
 #: How far the optimised path's macro-F1 may move from the float path's (issue 16).
 F1_TOLERANCE = 0.005
@@ -97,10 +100,10 @@ def bench_model(ref: str, texts: list[str], batch_size: int, batches: int,
         "batch": {"batch_size": batch_size, "messages": len(pool), "seconds": round(seconds[name], 3),
                   "messages_per_s": round(len(pool) / max(seconds[name], 1e-9), 2)},
     } for name in classifiers}
-    reference, engine = paths["float"], paths["optimised"]
+    reference, engine = paths["float"], paths["int8"]
     result: dict[str, Any] = {
-        "model": classifiers["optimised"].version, "ref": ref, "load_s": engine["load_s"],
-        "single": engine["single"], "batch": engine["batch"],  # what the engine runs, as before
+        "model": classifiers["int8"].version, "ref": ref, "load_s": engine["load_s"],
+        "single": engine["single"], "batch": engine["batch"],  # what the engine runs on CPU by default
         "paths": paths,
         "speedup": {name: {
             "batch_messages_per_s": round(p["batch"]["messages_per_s"] / reference["batch"]["messages_per_s"], 3),

@@ -8,6 +8,11 @@ loads (inserting into an indexed table costs milliseconds per vector).  `pgvecto
 `PgStore.knn`, which is what `similar` calls; `pgvector_ef_sweep` shows recall and latency at other
 `hnsw.ef_search` values with plain SQL.  Keys per method as in `bench_knn`: `p50_ms`, `p99_ms`,
 `recall_at_10`, `build_s`, `bytes`.
+
+The probes are off the data (a member plus noise about as long as the vector itself), the hard case of a
+search for a shared clip.  `similar` by a catalogue track asks with a stored vector instead, itself
+excluded; `pgvector_similar` and `pgvector_similar_ef_sweep` time that query the same way (members drawn
+with the seed, their exact neighbours from NumPy).
 """
 
 from __future__ import annotations
@@ -56,15 +61,26 @@ def bench_knn_postgres(n: int = 100_000, dim: int = 128, k: int = 10, queries: i
     data, probe = clustered_vectors(n, dim, queries, seed, clusters)
     out: dict[str, Any] = {"backend": "postgres", "n": n, "dim": dim, "k": k, "queries": queries, "kind": kind}
     out["numpy"], truth = numpy_exact(data, probe, k)
+    members = np.random.default_rng(seed + 1).choice(n, size=min(queries, n), replace=False)
+    member_truth = [_numpy_top_without(data, int(i), k) for i in members]
     with tempfile.TemporaryDirectory(prefix="moodtape-bench-") as folder, _server(url) as server_url:
-        out["pgvector"], out["pgvector_ef_sweep"], out["server"] = asyncio.run(
-            _pgvector(server_url, kind, data, probe, k, truth, ef_search))
+        (out["pgvector"], out["pgvector_ef_sweep"], out["pgvector_similar"], out["pgvector_similar_ef_sweep"],
+         out["server"]) = asyncio.run(_pgvector(server_url, kind, data, probe, k, truth, ef_search,
+                                                members, member_truth))
         out["sqlite_vec"] = asyncio.run(_sqlite(Path(folder) / "knn.db", kind, data, probe, k, truth))
     out["ratios"] = {
         "sqlite_vec_over_pgvector_p50": round(out["sqlite_vec"]["p50_ms"] / max(out["pgvector"]["p50_ms"], 1e-9), 3),
         "numpy_over_pgvector_p50": round(out["numpy"]["p50_ms"] / max(out["pgvector"]["p50_ms"], 1e-9), 3),
     }
     return out
+
+
+def _numpy_top_without(data: np.ndarray, member: int, k: int) -> list[int]:
+    """The exact k nearest rows of row `member`, itself excluded (what `similar` by a track asks)."""
+    sims = data @ data[member]
+    sims[member] = -np.inf
+    top = np.argpartition(-sims, k)[:k]
+    return top[np.argsort(-sims[top])].tolist()
 
 
 async def _sqlite(path: Path, kind: str, data: np.ndarray, probe: np.ndarray, k: int,
@@ -119,7 +135,9 @@ def _give_memory(server: Any) -> None:
 
 
 async def _pgvector(url: str, kind: str, data: np.ndarray, probe: np.ndarray, k: int, truth: list[list[int]],
-                    ef_search: int | None) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+                    ef_search: int | None, members: np.ndarray, member_truth: list[list[int]]
+                    ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]],
+                               dict[str, Any]]:
     import psycopg
     from moodtape.db.pg.store import PgStore
 
@@ -141,14 +159,22 @@ async def _pgvector(url: str, kind: str, data: np.ndarray, probe: np.ndarray, k:
                 found.append([h.track_id - 1 for h in hits])
             summary = {**_summary(times, found, truth, k, build_s, size), "ef_search": store.ef_search,
                        "index": {"definition": versions.pop("index"), "build_memory": _BUILD_MEMORY}}
+            times, found = [], []
+            for i in tqdm(members.tolist(), desc="similar via PgStore.knn", unit="query", leave=False):
+                began = time.perf_counter()
+                hits = await store.knn(kind, data[i], k, model_version=_VERSION, exclude={i + 1}, stored_query=True)
+                times.append((time.perf_counter() - began) * 1000)
+                found.append([h.track_id - 1 for h in hits])
+            similar = {**_summary(times, found, member_truth, k, build_s, size), "ef_search": store.ef_search}
         finally:
             await store.close()
         sweep = await _ef_sweep(bench_url, kind, probe, k, truth)
+        similar_sweep = await _ef_sweep(bench_url, kind, data[members], k, member_truth, members)
     finally:
         with contextlib.suppress(psycopg.Error):
             await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()
-    return summary, sweep, versions
+    return summary, sweep, similar, similar_sweep, versions
 
 
 async def _load(url: str, kind: str, data: np.ndarray) -> tuple[float, int, dict[str, Any]]:
@@ -179,23 +205,29 @@ async def _load(url: str, kind: str, data: np.ndarray) -> tuple[float, int, dict
                                 "index": definition}
 
 
-async def _ef_sweep(url: str, kind: str, probe: np.ndarray, k: int, truth: list[list[int]]) -> list[dict[str, Any]]:
-    """Recall and latency at other `hnsw.ef_search` values (plain SQL on one connection: the knob alone)."""
+async def _ef_sweep(url: str, kind: str, probe: np.ndarray, k: int, truth: list[list[int]],
+                    members: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """Recall and latency at other `hnsw.ef_search` values (plain SQL on one connection: the knob alone).
+
+    `members`: the probes are these rows' own vectors; one more row is fetched and the row itself dropped.
+    """
     import psycopg
 
     sweep = []
+    extra = 0 if members is None else 1
     sql = f"SELECT track_id FROM vec_{kind} ORDER BY embedding <=> %s::vector LIMIT %s"
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         for ef in _EF_SWEEP:
             await conn.execute(f"SET hnsw.ef_search = {ef}")
             texts = ["[" + ",".join(f"{x:.7g}" for x in q) + "]" for q in probe]
             times, found = [], []
-            await conn.execute(sql, (texts[0], k))
-            for text in texts:
+            await conn.execute(sql, (texts[0], k + extra))
+            for j, text in enumerate(texts):
                 began = time.perf_counter()
-                rows = await (await conn.execute(sql, (text, k))).fetchall()
+                rows = await (await conn.execute(sql, (text, k + extra))).fetchall()
                 times.append((time.perf_counter() - began) * 1000)
-                found.append([int(r[0]) - 1 for r in rows])
+                ids = [int(r[0]) - 1 for r in rows]
+                found.append([i for i in ids if members is None or i != int(members[j])][:k])
             summary = _summary(times, found, truth, k, 0.0, 0)
             sweep.append({"ef_search": ef, "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"],
                           "recall_at_10": summary["recall_at_10"]})

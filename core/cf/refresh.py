@@ -81,7 +81,7 @@ async def refresh_cf(store: Store, *, method: str = "als", dims: int = 64, devic
     }
     positives = int((interactions.matrix.data > 0).sum()) if interactions.nnz else 0
     if positives == 0 or interactions.n_items < 2:
-        previous = await load_state(store)
+        previous = await load_state(store, max_age_s=0)
         report.update(status="skipped", reason="no playlists or 👍 to learn from yet",
                       version=previous.version if previous else None)
         return report

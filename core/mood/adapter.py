@@ -207,4 +207,6 @@ class AdapterModel:
         self.version = f"{spec.get('name', path.name)}@{file_digest(path / WEIGHTS_FILE)}"
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
-        return tokenized_probabilities(self, texts, lambda enc: self.net(enc["input_ids"], enc["attention_mask"]))
+        fast = getattr(self, "fast_forward", None)  # set by `mood.speed.optimise` (ONNX Runtime int8)
+        return tokenized_probabilities(self, texts,
+                                       fast or (lambda enc: self.net(enc["input_ids"], enc["attention_mask"])))

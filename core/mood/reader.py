@@ -179,12 +179,15 @@ class EmotionClassifier:
     normalised to sum to 1 for `probs`.  Long input is truncated to the model's maximum length.
 
     `optimised` (default) applies `mood.speed`: length-grouped batches and merged LoRA (same readings up to
-    float rounding); `quantize=True` adds int8 Linear layers on CPU (faster, but readings move slightly).
+    float rounding); `quantize=True` adds int8 on CPU (faster, but readings move slightly): an int8 graph in
+    ONNX Runtime, exported once into `cache_dir`, or torch's int8 Linear layers where ONNX Runtime is missing
+    (or with `onnx=False`, which `moodtape bench emotion` uses to compare the two).
     `optimised=False` is the plain float path, kept for `moodtape bench emotion` to compare against.
     """
 
     def __init__(self, ref: str | Path, device: str = "cpu", batch_size: int = 32, max_length: int = 128,
-                 optimised: bool = True, quantize: bool = False) -> None:
+                 optimised: bool = True, quantize: bool = False, cache_dir: Path | None = None,
+                 onnx: bool = True) -> None:
         from moodtape.core.mood.models import load_probability_model
         from moodtape.core.mood.speed import Speedups, optimise
 
@@ -192,7 +195,8 @@ class EmotionClassifier:
         self.device = device
         self._model = load_probability_model(self.ref, device=device, batch_size=batch_size,
                                              max_length=max_length)
-        self.speedups: Speedups = optimise(self._model, device, quantize) if optimised else Speedups()
+        self.speedups: Speedups = (optimise(self._model, device, quantize, cache_dir, onnx=onnx) if optimised
+                                   else Speedups())
         self.labels: list[str] = list(self._model.labels)
         self.version: str = self._model.version
         self.multi_label: bool = self._model.multi_label
@@ -236,7 +240,9 @@ class MoodReader:
         self.english_ref = _model_ref(settings.emotion_model, BUNDLED_ENGLISH, "MOODTAPE_EMOTION_MODEL")
         self._korean_setting = settings.korean_emotion_model
         self._int8 = settings.emotion_int8
-        self.english = EmotionClassifier(self.english_ref, device=device, quantize=self._int8)
+        self._cache_dir = settings.cache_dir
+        self.english = EmotionClassifier(self.english_ref, device=device, quantize=self._int8,
+                                         cache_dir=settings.cache_dir)
         self._korean: EmotionClassifier | None = None
         self._lock = threading.Lock()
 
@@ -245,7 +251,8 @@ class MoodReader:
         with self._lock:
             if self._korean is None:
                 ref = _model_ref(self._korean_setting, BUNDLED_KOREAN, "MOODTAPE_KOREAN_EMOTION_MODEL")
-                self._korean = EmotionClassifier(ref, device=self.device, quantize=self._int8)
+                self._korean = EmotionClassifier(ref, device=self.device, quantize=self._int8,
+                                                 cache_dir=self._cache_dir)
             return self._korean
 
     def read(self, texts: Sequence[str]) -> list[MoodReading]:

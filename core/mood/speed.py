@@ -13,8 +13,11 @@ Two changes that leave the model's answers as they were (up to float rounding), 
   (macro-F1 -0.0005) for 1.5x the batched throughput, and a message's probabilities move slightly (~0.01)
   with the other messages of its batch.  That cannot be designed away: scaling every token row on its own
   (tried: exact at the kernel level) still lets float rounding, which differs between batch shapes by ~1e-6,
-  flip an int8 rounding step.  `EmotionClassifier` itself defaults to `quantize=False` (readings identical
-  however batched, tests/core/test_emotion.py); `moodtape bench emotion --f1-data` measures both costs.
+  flip an int8 rounding step.  Where ONNX Runtime is installed the int8 model is not these layers but the
+  whole graph exported and quantised the same way (`core.mood.onnx_int8`): 1.5x the torch int8 layers'
+  throughput in one `bench emotion` run, macro-F1 -0.0012 against float.  `EmotionClassifier` itself
+  defaults to `quantize=False` (readings identical however batched, tests/core/test_emotion.py);
+  `moodtape bench emotion --f1-data` measures both costs.
 
 Importing this module does not import torch.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["OVERHEAD_TOKENS", "Speedups", "length_groups", "merge_lora", "optimise", "quantize_linears"]
@@ -40,16 +44,18 @@ class Speedups:
     length_groups: bool = False
     lora_merged: int = 0
     int8: bool = False
+    onnx: bool = False  # the int8 graph runs in ONNX Runtime (else torch's int8 Linear layers)
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
+        int8 = ["onnxruntime-int8" if self.onnx else "int8"] if self.int8 else []
         parts = (["length-groups"] if self.length_groups else []) + (
-            [f"lora-merged({self.lora_merged})"] if self.lora_merged else []) + (["int8"] if self.int8 else [])
+            [f"lora-merged({self.lora_merged})"] if self.lora_merged else []) + int8
         return "+".join(parts) or "float"
 
     def to_json(self) -> dict[str, Any]:
         return {"applied": self.describe(), "length_groups": self.length_groups, "lora_merged": self.lora_merged,
-                "int8": self.int8, "notes": list(self.notes)}
+                "int8": self.int8, "onnx": self.onnx, "notes": list(self.notes)}
 
 
 def length_groups(lengths: Sequence[int], max_batch: int, overhead: int = OVERHEAD_TOKENS) -> list[list[int]]:
@@ -158,11 +164,14 @@ def build_int8_linear() -> type:
     return Int8Linear
 
 
-def optimise(model: Any, device: str, quantize: bool = False) -> Speedups:
+def optimise(model: Any, device: str, quantize: bool = False, cache_dir: Path | None = None, *,
+             onnx: bool = True) -> Speedups:
     """Apply the speed-ups that fit `model` (an AdapterModel, HFModel or NgramModel), in place.
 
-    Length groups and merged LoRA always; int8 only with `quantize` and on CPU.  A char n-gram model has no
-    encoder: nothing applies.
+    Length groups and merged LoRA always; int8 only with `quantize` and on CPU: through ONNX Runtime where
+    it is installed (`mood.onnx_int8`, the graph exported once into `cache_dir`, default the user's cache
+    folder), else (or with `onnx=False`) torch's int8 Linear layers.  A char n-gram model has no encoder:
+    nothing applies.
     """
     done = Speedups()
     on_cpu = str(device).split(":")[0] == "cpu"
@@ -180,9 +189,34 @@ def optimise(model: Any, device: str, quantize: bool = False) -> Speedups:
     else:
         target, attr = hf, hf.base_model_prefix
     if quantize and on_cpu:
+        if onnx and _onnx_int8(model, done, cache_dir):
+            return done
         done.int8 = quantize_linears(getattr(target, attr)) > 0
         if not done.int8:
             done.notes.append("int8 unavailable in this torch build; float weights kept")
     elif quantize:
         done.notes.append(f"int8 is CPU-only; float weights kept on {device}")
     return done
+
+
+def _onnx_int8(model: Any, done: Speedups, cache_dir: Path | None) -> bool:
+    """Switch `model` to the ONNX Runtime int8 forward (`model.fast_forward`); False (with a note) when
+    ONNX Runtime is missing or the export fails, so the caller falls back to torch's int8 layers."""
+    import torch
+
+    from moodtape.core.mood import onnx_int8
+
+    if not onnx_int8.available():
+        done.notes.append("onnxruntime not installed: torch int8 layers instead")
+        return False
+    if cache_dir is None:
+        from platformdirs import user_cache_dir
+
+        cache_dir = Path(user_cache_dir("moodtape", appauthor=False))
+    try:
+        model.fast_forward = onnx_int8.int8_session(model, Path(cache_dir), torch.get_num_threads())
+    except Exception as exc:  # an exporter that cannot trace this model: torch's int8 path still works
+        done.notes.append(f"ONNX export failed ({type(exc).__name__}: {str(exc)[:200]}): torch int8 instead")
+        return False
+    done.int8 = done.onnx = True
+    return True

@@ -35,12 +35,14 @@ async def has_own_music(store: Store) -> bool:
 
 @dataclass(frozen=True)
 class Query:
-    """The query's vectors; `cf_predicted` when its collaborative vector comes from the bridge."""
+    """The query's vectors; `cf_predicted` when its collaborative vector comes from the bridge;
+    `audio_stored` when its audio vector is a catalogue track's own (a narrower index search finds it)."""
 
     audio: np.ndarray | None = None
     audio_version: str | None = None
     cf: np.ndarray | None = None
     cf_predicted: bool = False
+    audio_stored: bool = False
 
 
 async def _cf_of(store: Store, state: CFState | None, track_id: int) -> tuple[np.ndarray | None, bool]:
@@ -75,7 +77,7 @@ async def similar_tracks(store: Store, track: Track, k: int, *, weight_audio: fl
         if track.status == "failed" and track.error:
             status = f"could not be embedded ({track.error})"
         raise QueryError(f"\"{track.label}\" {status} and no playlist history yet, so I cannot compare it yet")
-    query = Query(audio, stored.model_version if stored else None, cf, predicted)
+    query = Query(audio, stored.model_version if stored else None, cf, predicted, audio_stored=True)
     return await blend(store, state, query, k, weight_audio=weight_audio, weight_cf=weight_cf,
                        exclude={track.id}, query_track=track)
 
@@ -104,7 +106,7 @@ async def blend(
     if use_audio and not use_cf:
         assert query.audio is not None and query.audio_version is not None
         return await audio_neighbours(store, query.audio, query.audio_version, k, exclude=exclude,
-                                      query_track=query_track)
+                                      query_track=query_track, stored_query=query.audio_stored)
     assert state is not None and query.cf is not None
     audio_query = query.audio if use_audio else None
     audio_version = query.audio_version or ""
@@ -148,8 +150,7 @@ async def blend(
             scored.append((sum(w * s for w, s in parts) / sum(w for w, _ in parts), tid))
     scored.sort(key=lambda item: (-item[0], item[1]))
     top = scored[:k]
-    tracks = await store.get_tracks(tid for _, tid in top)
-    moods = await store.get_vectors("mood", [tid for _, tid in top])
+    tracks, moods = await store.tracks_with_moods(tid for _, tid in top)
     out = []
     for score, tid in top:
         track = tracks.get(tid)

@@ -107,7 +107,7 @@ async def songs_for_mood(store: Store, valence: float, arousal: float, strategy:
 
     ids = [hit.track_id for _, hit in picks]
     if moods is None:
-        tracks, moods = await asyncio.gather(store.get_tracks(ids), store.get_vectors("mood", ids))
+        tracks, moods = await store.tracks_with_moods(ids)
     else:
         tracks = await store.get_tracks(ids)
     chosen: list[RecommendedTrack] = []

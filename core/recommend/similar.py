@@ -150,18 +150,20 @@ async def audio_neighbours(
     *,
     exclude: set[int] | None = None,
     query_track: Track | None = None,
+    stored_query: bool = False,
 ) -> list[RecommendedTrack]:
     """The k nearest tracks of `version` by sound, with their reasons.
 
     The search runs without the version filter first (vec0 scans a filtered KNN ~4x slower, and rows of an
     older model are rare); the vectors of the hits, read by primary key for the reasons anyway, show whether
     they are all of `version`, in which case they are exactly the filtered answer.  Otherwise the filtered
-    search runs.
+    search runs.  `stored_query`: `vector` is a catalogue track's own (see `Store.knn`).
     """
-    hits: list[Neighbor] = await store.knn("audio", vector, k, exclude=exclude or set())
+    hits: list[Neighbor] = await store.knn("audio", vector, k, exclude=exclude or set(), stored_query=stored_query)
     vectors, tracks, moods = await _details(store, hits)
     if any(h.track_id not in vectors or vectors[h.track_id].model_version != version for h in hits):
-        hits = await store.knn("audio", vector, k, model_version=version, exclude=exclude or set())
+        hits = await store.knn("audio", vector, k, model_version=version, exclude=exclude or set(),
+                               stored_query=stored_query)
         vectors, tracks, moods = await _details(store, hits)
     out = []
     for hit in hits:
@@ -187,4 +189,5 @@ async def _details(store: Store, hits: list[Neighbor]
     ids = [h.track_id for h in hits]
     if not ids:
         return {}, {}, {}
-    return await asyncio.gather(store.get_vectors("audio", ids), store.get_tracks(ids), store.get_vectors("mood", ids))
+    vectors, (tracks, moods) = await asyncio.gather(store.get_vectors("audio", ids), store.tracks_with_moods(ids))
+    return vectors, tracks, moods

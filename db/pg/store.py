@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from moodtape.db.errors import StoreError
-from moodtape.db.models import VECTOR_DIMS
+from moodtape.db.models import VECTOR_DIMS, StoredVector, Track
 from moodtape.db.pg.connection import NOW, PgDatabase
 from moodtape.db.pg.jobs import PgJobs
 from moodtape.db.pg.tracks import PgTracks
@@ -156,6 +156,12 @@ class PgStore(PgTracks, PgVectors, PgJobs, PlaylistReads, PgDatabase):
                                 "bytes_disk": int(size), "state": "pgvector"})
         return {"min_tracks": 0, "params": {"m": 32, "ef_construction": 128, "ef_search": self.ef_search},
                 "folder": None, "indexes": indexes}
+
+    async def tracks_with_moods(self, ids: Iterable[int]) -> tuple[dict[int, Track], dict[int, StoredVector]]:
+        """The tracks of `ids` and their mood rows (the SQLite store's interface; two reads on the pool)."""
+        wanted = list(dict.fromkeys(int(i) for i in ids))
+        tracks, moods = await asyncio.gather(self.get_tracks(wanted), self.get_vectors("mood", wanted))
+        return tracks, {tid: mood for tid, mood in moods.items() if tid in tracks}
 
     async def stats(self) -> dict[str, Any]:
         """Counts for `moodtape stats`: tracks by status and source, vectors by model, playlists, jobs."""

@@ -143,12 +143,15 @@ class PgVectors(PgDatabase):
         *,
         model_version: str | None = None,
         exclude: Iterable[int] = (),
+        exact: bool = False,
+        stored_query: bool = False,
     ) -> list[Neighbor]:
         """Nearest stored vectors by the table's metric (cosine for audio/cf, L2 for mood).
 
         The HNSW index answers first (approximate, at most `hnsw.ef_search` rows before filters); if the
         version filter and the excluded ids leave fewer than `k` while more rows may match, an exact scan
-        answers instead, so a filter never makes results vanish.
+        answers instead, so a filter never makes results vanish.  `exact=True` always scans (benchmarks);
+        `stored_query` is accepted for the SQLite store's interface (one `hnsw.ef_search` serves every query).
         """
         table = vector_table(kind)
         excluded = {int(e) for e in exclude}
@@ -165,8 +168,10 @@ class PgVectors(PgDatabase):
         async with self.transaction() as conn:
             if fetch > self.ef_search:  # the index returns at most ef_search rows: widen the list for this one
                 await conn.execute(f"SET LOCAL hnsw.ef_search = {min(1000, int(fetch))}")
+            if exact:
+                await conn.execute("SET LOCAL enable_indexscan = off")
             rows = await (await conn.execute(sql, params)).fetchall()
-            if len(rows) < fetch:
+            if len(rows) < fetch and not exact:
                 # Fewer rows than asked: the table is that small, or the filter dropped rows the index
                 # returned.  An exact scan (no index scan) settles it; on a small table it is cheap.
                 await conn.execute("SET LOCAL enable_indexscan = off")

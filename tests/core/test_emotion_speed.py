@@ -83,7 +83,7 @@ def test_adapter_is_merged_by_default_and_int8_only_when_asked(adapter: Path) ->
     fast = EmotionClassifier(adapter, quantize=True)
     assert plain.speedups.describe() == "float"
     assert exact.speedups.lora_merged == 5 and not exact.speedups.int8 and exact.speedups.length_groups
-    assert fast.speedups.int8 and fast.speedups.lora_merged == 5
+    assert fast.speedups.int8 and fast.speedups.onnx and fast.speedups.lora_merged == 5
     reference = plain.classify(MESSAGES)
     assert len({r.label for r in reference}) > 1  # the tiny head really tells messages apart
     for ref, same, quick in zip(reference, exact.classify(MESSAGES), fast.classify(MESSAGES)):
@@ -117,7 +117,7 @@ def test_hf_checkpoints_are_grouped_and_get_int8_only_when_asked(tiny: Path) -> 
     default = EmotionClassifier(tiny)
     assert default.speedups.length_groups and not default.speedups.int8
     asked = EmotionClassifier(tiny, quantize=True)
-    assert asked.speedups.int8
+    assert asked.speedups.int8 and asked.speedups.onnx  # a Hugging Face classifier runs in ONNX Runtime too
     plain = EmotionClassifier(tiny, optimised=False)
     for ref, same, quick in zip(plain.classify(MESSAGES), default.classify(MESSAGES), asked.classify(MESSAGES)):
         assert same.label == ref.label and _close(same, ref, 1e-5)
@@ -152,3 +152,50 @@ def test_gpu_devices_keep_float_weights() -> None:
     import torch
 
     assert isinstance(model.net.encoder[0], torch.nn.Linear)
+
+
+def test_the_onnx_graph_is_exported_once_and_the_torch_path_remains(adapter: Path, tmp_path: Path) -> None:
+    first = EmotionClassifier(adapter, quantize=True, cache_dir=tmp_path)
+    (graph,) = (tmp_path / "onnx").glob("*.int8.onnx")
+    stamp = graph.stat().st_mtime_ns
+    again = EmotionClassifier(adapter, quantize=True, cache_dir=tmp_path)  # loads the cached graph
+    assert again.speedups.onnx and graph.stat().st_mtime_ns == stamp
+    assert list((tmp_path / "onnx").iterdir()) == [graph]  # no leftovers of the export
+    torch_int8 = EmotionClassifier(adapter, quantize=True, cache_dir=tmp_path, onnx=False)
+    assert torch_int8.speedups.int8 and not torch_int8.speedups.onnx
+    assert torch_int8.speedups.describe().endswith("+int8")
+    for a, b, c in zip(first.classify(MESSAGES), again.classify(MESSAGES), torch_int8.classify(MESSAGES)):
+        assert a.probs == b.probs and _close(a, c, 0.1)
+
+
+def test_a_failed_export_falls_back_to_torch_int8(adapter: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from moodtape.core.mood import onnx_int8
+
+    def refuse(model: object, target: Path) -> None:
+        raise RuntimeError("this exporter cannot trace the model")
+
+    monkeypatch.setattr(onnx_int8, "_export", refuse)
+    fast = EmotionClassifier(adapter, quantize=True, cache_dir=tmp_path)
+    assert fast.speedups.int8 and not fast.speedups.onnx
+    assert "cannot trace" in fast.speedups.notes[0]
+    assert fast.classify(["i am so happy today"])[0].confidence > 0
+
+
+def test_onnx_runtime_and_the_export_work_after_the_store_loaded_usearch(tiny: Path, tmp_path: Path) -> None:
+    """usearch's extension, loaded first, used to break later C++ libraries (ONNX Runtime refused valid
+    graphs or crashed, torch's tracer hung); `db.usearch_index` loads the system C++ runtime before it.
+    A fresh process, as in the bot: the store first, then the emotion model."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, moodtape.db.store\n"
+        "assert 'usearch.index' in sys.modules\n"
+        "from moodtape.core.mood import EmotionClassifier\n"
+        f"c = EmotionClassifier({str(tiny)!r}, quantize=True, cache_dir={str(tmp_path)!r})\n"
+        "print(c.speedups.describe(), c.speedups.notes, c.classify(['what a day'])[0].confidence > 0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "length-groups+onnxruntime-int8 [] True"

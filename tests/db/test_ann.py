@@ -198,6 +198,59 @@ async def test_mood_distances_are_euclidean_in_memory_too() -> None:
         await store.close()
 
 
+async def test_vectors_read_through_the_index_are_the_tables(tmp_path: Path, data: dict[int, np.ndarray]) -> None:
+    """A large catalogue's vector reads come from the ready index (no vec0 chunk reads) and say exactly
+    what the table says: the vector, its version, a mood's details; this connection's writes at once."""
+    store = await filled(tmp_path / "a.db", data)
+    worker = await open_store(tmp_path / "a.db", min_tracks=10**9)  # a second connection reads the table only
+    try:
+        rng = np.random.default_rng(5)
+        for i in range(1, N + 1):
+            await store.put_vector("mood", i, rng.uniform(-1, 1, 2), "m1", {"top_tags": [f"tag{i}"]})
+        await ready(store, "audio")
+        await ready(store, "mood")
+        ids = [1, 17, 2999, N + 50]  # the last has no vectors
+        assert await store.ann.vectors("audio", ids) is not None  # the index answers these reads
+        for kind in ("audio", "mood"):
+            through_index = await store.get_vectors(kind, ids)
+            from_table = await worker.get_vectors(kind, ids)
+            assert set(through_index) == set(from_table) == {1, 17, 2999}
+            for track_id, stored in from_table.items():
+                got = through_index[track_id]
+                assert got.vector == stored.vector and got.model_version == stored.model_version
+                assert got.details == stored.details
+        assert (await store.get_vector("mood", 17)).details == {"top_tags": ["tag17"]}
+        for i in (1, 17):  # rows for two of the tracks: a reply's details are read in one statement
+            await store.add_track(NewTrack(id=i, title=f"song {i}", source_kind="file", content_hash=f"h{i}"))
+        tracks, moods = await store.tracks_with_moods(ids)
+        assert sorted(tracks) == sorted(moods) == [1, 17]
+        assert moods[17] == (await worker.get_vectors("mood", [17]))[17]
+
+        await store.put_vector("audio", 17, -data[17], "v2")
+        await store.put_vector("mood", 17, [0.5, -0.5], "m2", {"top_tags": ["new"]})
+        await store.set_status(2999, "failed", "gone")  # a track that stops being ready loses its vectors
+        changed = await store.get_vectors("audio", [17, 2999])
+        assert list(changed) == [17] and changed[17].model_version == "v2"
+        assert changed[17].vector == pytest.approx((-data[17]).tolist())
+        mood = await store.get_vector("mood", 17)
+        assert (mood.vector, mood.model_version, mood.details) == ([0.5, -0.5], "m2", {"top_tags": ["new"]})
+    finally:
+        await worker.close()
+        await store.close()
+
+
+async def test_an_exact_search_can_be_asked_for_over_a_ready_index(tmp_path: Path,
+                                                                   data: dict[int, np.ndarray]) -> None:
+    store = await filled(tmp_path / "a.db", data)
+    try:
+        await ready(store)
+        for q in clustered(5, seed=4):
+            hits = await store.knn("audio", q, 10, exact=True, exclude={exact_ids(data, q, 1)[0]})
+            assert [h.track_id for h in hits] == exact_ids(data, q, 11)[1:]
+    finally:
+        await store.close()
+
+
 async def test_a_new_model_version_replaces_the_old_one(tmp_path: Path, data: dict[int, np.ndarray]) -> None:
     serving = await filled(tmp_path / "a.db", data)
     worker = await open_store(tmp_path / "a.db", min_tracks=10**9)

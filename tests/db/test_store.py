@@ -80,6 +80,25 @@ async def test_knn_orders_by_cosine_and_filters_version(store: AnyStore) -> None
     assert await store.vector_versions("audio") == {"v1": 3, "v2": 1}
 
 
+async def test_tracks_with_moods_and_an_exact_search_on_request(store: AnyStore) -> None:
+    ids = []
+    for i, vec in enumerate([[1, 0], [1, 0.2], [0, 1]]):
+        tid, _ = await store.add_track(NewTrack(title=f"t{i}", source_kind="file", content_hash=f"h{i}"))
+        moods = {"mood": ([0.1 * i, -0.5], "m1")} if i != 1 else {}  # the second track has no mood
+        await store.mark_ready(tid, {"audio": (unit(vec), "v1"), **moods},
+                               details={"mood": {"top_tags": [f"tag{i}"]}})
+        ids.append(tid)
+    tracks, moods = await store.tracks_with_moods([ids[2], ids[0], ids[1], 999_999])
+    assert sorted(tracks) == sorted(ids) and tracks[ids[2]].title == "t2"
+    assert sorted(moods) == [ids[0], ids[2]]
+    assert moods[ids[2]].vector == pytest.approx([0.2, -0.5]) and moods[ids[2]].details == {"top_tags": ["tag2"]}
+    assert await store.tracks_with_moods([]) == ({}, {})
+    exact = await store.knn("audio", unit([1, 0.1]), 2, exclude={ids[0]}, exact=True)
+    assert [h.track_id for h in exact] == [ids[1], ids[2]]
+    stored = await store.knn("audio", unit([1, 0]), 1, exclude={ids[0]}, stored_query=True)
+    assert [h.track_id for h in stored] == [ids[1]]
+
+
 async def test_wrong_dimension_is_refused(store: AnyStore) -> None:
     tid, _ = await store.add_track(NewTrack(title="t", source_kind="file", content_hash="x"))
     with pytest.raises(ValueError, match="128 dimensions"):

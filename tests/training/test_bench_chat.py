@@ -51,3 +51,23 @@ def test_bench_chat_times_real_replies(tmp_path: Path, capsys: pytest.CaptureFix
     for part in (*chat["breakdown"].values(), *similar["breakdown"].values()):
         assert 0 < part["p50_ms"] <= part["p99_ms"] <= max(chat["max_ms"], similar["max_ms"])
     assert not (tmp_path / "data" / "moodtape.db").exists()  # the user's database is not touched
+    assert similar["recall_at_10"] == 1.0 and "library_alone" not in similar  # the exact scan answered
+
+
+def test_bench_chat_compares_similar_with_the_index_library_alone(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the index threshold `similar` is timed beside usearch alone on the same vectors, at the breadth
+    it searches with, and its neighbours are checked against vec0's exact scan."""
+    monkeypatch.setenv("MOODTAPE_DATA_DIR", str(tmp_path / "data"))
+    code = main(["bench", "chat", "--tracks", "600", "--messages", "2", "--queries", "8", "--recall-queries", "6",
+                 "--ann-min-tracks", "100", "--db", str(tmp_path / "bench.db"), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ann"]["in_play"] is True
+    similar = out["similar"]
+    assert similar["replies_with_songs"] == 8 and similar["recall_queries"] == 6
+    assert similar["recall_at_10"] >= 0.9  # 600 vectors: the graph search is as good as exact
+    alone = similar["library_alone"]
+    assert 0 < alone["p50_ms"] <= alone["p99_ms"] and alone["breadth"] == 128
+    assert similar["ratio_to_library_p50"] == pytest.approx(similar["p50_ms"] / alone["p50_ms"], rel=0.01)

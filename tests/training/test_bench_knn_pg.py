@@ -23,6 +23,10 @@ def test_bench_knn_postgres_reports_pgvector_beside_the_exact_methods(
     assert result["numpy"]["recall_at_10"] == 1.0 and result["sqlite_vec"]["recall_at_10"] == 1.0
     assert result["pgvector"]["recall_at_10"] >= 0.9 and result["pgvector"]["bytes"] > 0
     assert [row["ef_search"] for row in result["pgvector_ef_sweep"]] == [40, 100, 200, 400, 500, 600, 800, 1000]
+    # `similar`'s query, a stored vector with itself excluded: found again among its neighbours
+    assert result["pgvector_similar"]["recall_at_10"] >= 0.95  # 0.9 if the query track came back itself
+    assert [row["ef_search"] for row in result["pgvector_similar_ef_sweep"]][-1] == 1000
+    assert result["pgvector_similar_ef_sweep"][-1]["recall_at_10"] >= 0.95
     assert result["server"]["pgvector"] >= "0.5"  # HNSW
     with psycopg.connect(pg_server.url) as conn:
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'moodtape_bench_%'").fetchone()
