@@ -33,10 +33,10 @@ from typing import Any
 
 import aiosqlite
 import numpy as np
-from moodtape.db.usearch_index import Index
 
 from moodtape.db import ann_log
 from moodtape.db.ann_files import file_name, load_kind, remove_kind, save_kind
+from moodtape.db.usearch_index import Index
 from moodtape.db.models import VECTOR_DIMS
 
 __all__ = ["DEFAULT_MIN_TRACKS", "AnnIndexes", "AnnParams"]

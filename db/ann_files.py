@@ -16,9 +16,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from moodtape.db.usearch_index import Index
-
 from moodtape.db.models import VECTOR_DIMS
+from moodtape.db.usearch_index import Index
 
 if TYPE_CHECKING:
     from moodtape.db.ann import AnnParams

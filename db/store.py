@@ -9,10 +9,9 @@ opens the file, applies migrations and owns the transaction lock.  Only what spa
 from __future__ import annotations
 
 import asyncio
-from typing import Any
-
 import json
 from collections.abc import Iterable
+from typing import Any
 
 from moodtape.db.errors import StoreError
 from moodtape.db.jobs import Jobs

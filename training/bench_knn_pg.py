@@ -139,6 +139,7 @@ async def _pgvector(url: str, kind: str, data: np.ndarray, probe: np.ndarray, k:
                     ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], list[dict[str, Any]],
                                dict[str, Any]]:
     import psycopg
+    from moodtape.db.pg.connection import STORED_EF_SEARCH
     from moodtape.db.pg.store import PgStore
 
     name = f"moodtape_bench_{secrets.token_hex(4)}"
@@ -165,7 +166,8 @@ async def _pgvector(url: str, kind: str, data: np.ndarray, probe: np.ndarray, k:
                 hits = await store.knn(kind, data[i], k, model_version=_VERSION, exclude={i + 1}, stored_query=True)
                 times.append((time.perf_counter() - began) * 1000)
                 found.append([h.track_id - 1 for h in hits])
-            similar = {**_summary(times, found, member_truth, k, build_s, size), "ef_search": store.ef_search}
+            similar = {**_summary(times, found, member_truth, k, build_s, size),
+                       "ef_search": min(store.ef_search, STORED_EF_SEARCH)}  # what a stored vector searches with
         finally:
             await store.close()
         sweep = await _ef_sweep(bench_url, kind, probe, k, truth)

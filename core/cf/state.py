@@ -24,7 +24,7 @@ BRIDGE_KEY = "cf.bridge"
 #: through the same store shows at once, one made by another process within this time.
 STATE_TTL_S = 1.0
 
-_recent: "weakref.WeakKeyDictionary[Any, tuple[float, CFState | None]]" = weakref.WeakKeyDictionary()
+_recent: weakref.WeakKeyDictionary[Any, tuple[float, CFState | None]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ def int8_session(model: Any, cache_dir: Path, threads: int) -> OnnxLogits:
     if path.is_file():
         try:
             return OnnxLogits(path, threads)
-        except Exception:  # a truncated or foreign file: export again
+        except Exception:  # noqa: BLE001 - a truncated or foreign file: export again
             path.unlink(missing_ok=True)
     _export(model, path)
     return OnnxLogits(path, threads)

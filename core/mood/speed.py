@@ -215,7 +215,7 @@ def _onnx_int8(model: Any, done: Speedups, cache_dir: Path | None) -> bool:
         cache_dir = Path(user_cache_dir("moodtape", appauthor=False))
     try:
         model.fast_forward = onnx_int8.int8_session(model, Path(cache_dir), torch.get_num_threads())
-    except Exception as exc:  # an exporter that cannot trace this model: torch's int8 path still works
+    except Exception as exc:  # noqa: BLE001 - an exporter that cannot trace this model: torch int8 still works
         done.notes.append(f"ONNX export failed ({type(exc).__name__}: {str(exc)[:200]}): torch int8 instead")
         return False
     done.int8 = done.onnx = True

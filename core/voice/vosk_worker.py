@@ -4,6 +4,9 @@ Run by path (`python vosk_worker.py MODEL_DIR`), so it imports no Moodtape modul
 own: once usearch's extension (the approximate-search index, loaded by the store) is in a process, Kaldi
 fails to parse its own model configuration ("VoskAPI:ToFloat", "Failed to create a model"), a clash of the two
 native libraries; Vosk loaded in a clean process works.  It also keeps a native crash away from the bots.
+(`db/usearch_index.py` now loads the system C++ runtime before usearch, which cured the same kind of clash
+for ONNX Runtime and torch's tracer; Vosk has not been tried in-process since, and needs no retrial: this
+process is worth keeping for the second reason.)
 
 Protocol (binary, on stdin/stdout): the parent writes a 4-byte little-endian length and that many bytes of
 16 kHz 16-bit mono PCM; the worker answers one line of JSON, a list of {"word", "conf"}.  A length of 0 ends

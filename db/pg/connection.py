@@ -42,6 +42,11 @@ NOW = "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #: 0.948 / 0.983 at 200 / 400 / 800, median 4.1 / 5.9 / 15.3 ms; at 100k every value from 200 up reaches 1.0.
 #: 500 sits between the last two (README "Measured"); MOODTAPE_PG_EF_SEARCH moves it (pgvector caps it at 1000).
 DEFAULT_EF_SEARCH = 500
+#: `hnsw.ef_search` for a query that is a stored vector (`similar` by a catalogue track, itself excluded):
+#: its own node's links lead to its neighbours, so a narrower search finds them.  Same 1M bench, 200 member
+#: queries (2026-12-01, two builds): recall@10 0.98-0.99 at 40, 0.992-0.9945 at 100, 0.997-0.9995 at 200-500;
+#: through `PgStore.knn` at 100: median 4.0 ms, p99 7.4 ms (6.95 / 10.9 ms at 500).
+STORED_EF_SEARCH = 100
 
 #: Channel of the NOTIFY sent (by triggers, see migration 0001) when a job is queued or a track is pending.
 NOTIFY_CHANNEL = "moodtape_work"

@@ -17,7 +17,7 @@ import numpy as np
 from psycopg import AsyncConnection
 
 from moodtape.db.models import VECTOR_DIMS, Neighbor, StoredVector
-from moodtape.db.pg.connection import NOW, PgDatabase
+from moodtape.db.pg.connection import NOW, STORED_EF_SEARCH, PgDatabase
 from moodtape.db.vectors import vector_table
 
 __all__ = ["PgVectors", "delete_vectors", "parse_vector", "vector_text"]
@@ -151,7 +151,7 @@ class PgVectors(PgDatabase):
         The HNSW index answers first (approximate, at most `hnsw.ef_search` rows before filters); if the
         version filter and the excluded ids leave fewer than `k` while more rows may match, an exact scan
         answers instead, so a filter never makes results vanish.  `exact=True` always scans (benchmarks);
-        `stored_query` is accepted for the SQLite store's interface (one `hnsw.ef_search` serves every query).
+        `stored_query`: the vector is a track's own stored one, searched with the narrower `STORED_EF_SEARCH`.
         """
         table = vector_table(kind)
         excluded = {int(e) for e in exclude}
@@ -166,8 +166,11 @@ class PgVectors(PgDatabase):
         sql += " ORDER BY distance LIMIT %s"
         params.append(fetch)
         async with self.transaction() as conn:
-            if fetch > self.ef_search:  # the index returns at most ef_search rows: widen the list for this one
+            breadth = min(self.ef_search, STORED_EF_SEARCH) if stored_query else self.ef_search
+            if fetch > breadth:  # the index returns at most ef_search rows: widen the list for this one
                 await conn.execute(f"SET LOCAL hnsw.ef_search = {min(1000, int(fetch))}")
+            elif breadth != self.ef_search:
+                await conn.execute(f"SET LOCAL hnsw.ef_search = {int(breadth)}")
             if exact:
                 await conn.execute("SET LOCAL enable_indexscan = off")
             rows = await (await conn.execute(sql, params)).fetchall()

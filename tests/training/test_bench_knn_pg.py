@@ -25,6 +25,7 @@ def test_bench_knn_postgres_reports_pgvector_beside_the_exact_methods(
     assert [row["ef_search"] for row in result["pgvector_ef_sweep"]] == [40, 100, 200, 400, 500, 600, 800, 1000]
     # `similar`'s query, a stored vector with itself excluded: found again among its neighbours
     assert result["pgvector_similar"]["recall_at_10"] >= 0.95  # 0.9 if the query track came back itself
+    assert result["pgvector_similar"]["ef_search"] == 100 and result["pgvector"]["ef_search"] == 500
     assert [row["ef_search"] for row in result["pgvector_similar_ef_sweep"]][-1] == 1000
     assert result["pgvector_similar_ef_sweep"][-1]["recall_at_10"] >= 0.95
     assert result["server"]["pgvector"] >= "0.5"  # HNSW
