@@ -45,20 +45,17 @@ def available() -> bool:
 def model_key(model: Any) -> str:
     """File-name-safe key of a loaded model under this recipe and the installed torch/ONNX Runtime.
 
-    The version names the checkpoint; an adapter's version does not name its base encoder, so a fingerprint
-    of the weights as loaded (each tensor's name, shape and first and last values; milliseconds) is part of
-    the key too: a changed base or a changed merge gives a new graph, not a stale one.
+    The version names the checkpoint's own files; an adapter's does not name its base encoder, whose files'
+    stamp (`base_stamp`) is part of the key too, so a changed base gives a new graph, not a stale one.  (A
+    fingerprint of the weights as loaded would not do: merging LoRA is not bit-for-bit reproducible, and a
+    base loaded without its unused pooler gets random pooler weights, so every start would export again.)
     """
     import onnxruntime
     import torch
 
-    digest = hashlib.sha256(f"{RECIPE}|{model.version}|torch {torch.__version__}|"
-                            f"onnxruntime {onnxruntime.__version__}".encode())
-    for name, tensor in _logits_module(model).state_dict().items():
-        flat = tensor.detach().reshape(-1).float().cpu()
-        digest.update(f"{name}{tuple(tensor.shape)}".encode())
-        digest.update(flat[:64].numpy().tobytes() + flat[-64:].numpy().tobytes())
-    return digest.hexdigest()[:24]
+    text = (f"{RECIPE}|{model.version}|{getattr(model, 'base_stamp', '')}|torch {torch.__version__}|"
+            f"onnxruntime {onnxruntime.__version__}")
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 class OnnxLogits:
