@@ -21,6 +21,11 @@ def default_data_dir() -> Path:
     return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
+def default_cache_dir() -> Path:
+    """Where derived files that can be made again live (the emotion models' exported ONNX graphs)."""
+    return Path(user_cache_dir(APP_NAME, appauthor=False))
+
+
 class Settings(BaseSettings):
     """All knobs, env prefix `MOODTAPE_` (e.g. `MOODTAPE_DB=/srv/moodtape.db`)."""
 
@@ -173,7 +178,7 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        return Path(user_cache_dir(APP_NAME, appauthor=False))
+        return default_cache_dir()
 
     @property
     def backup_dir(self) -> Path:

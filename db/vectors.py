@@ -54,6 +54,11 @@ def _blob(vector: Vector, kind: str) -> bytes:
     return array.tobytes()
 
 
+def _select(kind: str) -> str:
+    """The SELECT that reads whole rows of `kind` (what `_stored` turns into a StoredVector)."""
+    return f"SELECT track_id, embedding, model_version{', details' if kind == 'mood' else ''} FROM {vector_table(kind)}"
+
+
 def _stored(row: Any, kind: str) -> StoredVector:
     details = json.loads(row["details"] or "{}") if kind == "mood" else {}
     return StoredVector(
@@ -183,9 +188,7 @@ class Vectors(Database):
         which made reading the dozen vectors of a `similar` reply cost more than its search.
         """
         if track_ids is None:
-            extra = ", details" if kind == "mood" else ""
-            rows = await self._fetchall(f"SELECT track_id, embedding, model_version{extra} FROM {vector_table(kind)}")
-            return {int(row["track_id"]): _stored(row, kind) for row in rows}
+            return {int(row["track_id"]): _stored(row, kind) for row in await self._fetchall(_select(kind))}
         ids = [int(t) for t in track_ids]
         indexed = await self.ann.vectors(kind, ids) if ids else None
         if indexed is None:
@@ -201,9 +204,7 @@ class Vectors(Database):
         return out
 
     async def _table_vectors(self, kind: str, ids: list[int]) -> dict[int, StoredVector]:
-        extra = ", details" if kind == "mood" else ""
-        sql = f"SELECT track_id, embedding, model_version{extra} FROM {vector_table(kind)}"
-        return {int(row["track_id"]): _stored(row, kind) for row in await self._lookups(sql, ids)}
+        return {int(row["track_id"]): _stored(row, kind) for row in await self._lookups(_select(kind), ids)}
 
     async def _lookups(self, select: str, ids: list[int]) -> list[Any]:
         """`select` (a SELECT on a vec0 table) for each id, by primary key, in as few round trips as possible.

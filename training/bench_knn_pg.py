@@ -218,10 +218,10 @@ async def _ef_sweep(url: str, kind: str, probe: np.ndarray, k: int, truth: list[
     sweep = []
     extra = 0 if members is None else 1
     sql = f"SELECT track_id FROM vec_{kind} ORDER BY embedding <=> %s::vector LIMIT %s"
+    texts = ["[" + ",".join(f"{x:.7g}" for x in q) + "]" for q in probe]
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         for ef in _EF_SWEEP:
             await conn.execute(f"SET hnsw.ef_search = {ef}")
-            texts = ["[" + ",".join(f"{x:.7g}" for x in q) + "]" for q in probe]
             times, found = [], []
             await conn.execute(sql, (texts[0], k + extra))
             for j, text in enumerate(texts):

@@ -22,6 +22,7 @@ from moodtape.core.mood.checkpoint import (
     COMPACT_FILE,
     WEIGHTS_FILE,
     file_digest,
+    folder_stamp,
     missing_model_error,
     offline,
     resolve_base,
@@ -205,16 +206,11 @@ class AdapterModel:
         self.batch_size = batch_size
         self.max_length = max_tokens(encoder.config, tokenizer, min(max_length, int(spec.get("max_length", 128))))
         self.version = f"{spec.get('name', path.name)}@{file_digest(path / WEIGHTS_FILE)}"
-        self.base_stamp = _base_stamp(base)  # what the version does not name: the base encoder's files
+        # what the version does not name: the base encoder's files (`mood.onnx_int8` keys its graph on both)
+        self.base_stamp = folder_stamp(Path(base)) or base
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         fast = getattr(self, "fast_forward", None)  # set by `mood.speed.optimise` (ONNX Runtime int8)
         return tokenized_probabilities(self, texts,
                                        fast or (lambda enc: self.net(enc["input_ids"], enc["attention_mask"])))
 
-
-def _base_stamp(base: str) -> str:
-    """The base encoder as a short stamp: its weights file's digest for a local folder, else its name."""
-    folder = Path(base)
-    weights = next((p for p in (folder / "model.safetensors", folder / "pytorch_model.bin") if p.is_file()), None)
-    return f"{folder.name}@{file_digest(weights)}" if weights is not None else base

@@ -104,6 +104,12 @@ def file_digest(path: Path, size: int = 8) -> str:
     return digest.hexdigest()[:size]
 
 
+def folder_stamp(folder: Path) -> str | None:
+    """`<folder name>@<digest of its weights file>` for a Hugging Face model folder, None without one."""
+    weights = next((p for p in (folder / "model.safetensors", folder / "pytorch_model.bin") if p.is_file()), None)
+    return f"{folder.name}@{file_digest(weights)}" if weights is not None else None
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of (texts, labels) logits, shifted by the row maximum so exp cannot overflow."""
     shifted = logits - logits.max(axis=1, keepdims=True)

@@ -210,9 +210,9 @@ def _onnx_int8(model: Any, done: Speedups, cache_dir: Path | None) -> bool:
         done.notes.append("onnxruntime not installed: torch int8 layers instead")
         return False
     if cache_dir is None:
-        from platformdirs import user_cache_dir
+        from moodtape.core.config import default_cache_dir
 
-        cache_dir = Path(user_cache_dir("moodtape", appauthor=False))
+        cache_dir = default_cache_dir()
     try:
         model.fast_forward = onnx_int8.int8_session(model, Path(cache_dir), torch.get_num_threads())
     except Exception as exc:  # noqa: BLE001 - an exporter that cannot trace this model: torch int8 still works

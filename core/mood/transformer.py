@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from moodtape.core.mood.checkpoint import (
-    file_digest,
+    folder_stamp,
     looks_like_hub_id,
     missing_model_error,
     offline,
@@ -115,9 +115,7 @@ class HFModel:
         self.batch_size = batch_size
         self.max_length = max_tokens(config, self.tokenizer, max_length)
         self.model.to(device).eval()
-        name = local.name if local.is_dir() else ref
-        weights = next((p for p in (local / "model.safetensors", local / "pytorch_model.bin") if p.is_file()), None)
-        self.version = f"{name}@{file_digest(weights)}" if local.is_dir() and weights else name
+        self.version = (folder_stamp(local) or local.name) if local.is_dir() else ref
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         fast = getattr(self, "fast_forward", None)  # set by `mood.speed.optimise` (ONNX Runtime int8)
