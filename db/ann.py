@@ -114,8 +114,9 @@ class AnnIndexes:
 
     # --- searching -----------------------------------------------------------------------------------------
     async def search(self, kind: str, vector: np.ndarray, count: int, model_version: str | None, *,
-                     stored: bool = False) -> list[tuple[int, float]] | None:
-        """Up to `count` (track_id, distance) nearest first, or None when the exact search must answer.
+                     stored: bool = False) -> list[tuple[int, float, str]] | None:
+        """Up to `count` (track_id, distance, model version) nearest first, or None when the exact search
+        must answer.
 
         `stored`: the query is a vector of the table itself, searched with `expansion_search_stored`.
         """
@@ -130,10 +131,10 @@ class AnnIndexes:
         await self._sync(st)
         if st.state != "ready":
             return None
-        indexes = list(st.indexes.values()) if model_version is None else (
-            [st.indexes[model_version]] if model_version in st.indexes else [])
-        found: list[tuple[int, float]] = []
-        for index in indexes:
+        indexes = list(st.indexes.items()) if model_version is None else (
+            [(model_version, st.indexes[model_version])] if model_version in st.indexes else [])
+        found: list[tuple[int, float, str]] = []
+        for version, index in indexes:
             size = len(index)
             if size == 0:
                 continue
@@ -147,7 +148,7 @@ class AnnIndexes:
             distances = matches.distances.astype(np.float64)
             if kind == "mood":
                 distances = np.sqrt(np.maximum(distances, 0.0))
-            found += zip(matches.keys.tolist(), distances.tolist())
+            found += ((key, distance, version) for key, distance in zip(matches.keys.tolist(), distances.tolist()))
         if len(indexes) > 1:
             found.sort(key=lambda hit: (hit[1], hit[0]))
         return found[:count]

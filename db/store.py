@@ -20,6 +20,7 @@ from moodtape.db.models import VECTOR_DIMS, StoredVector, Track
 from moodtape.db.playlists import Playlists
 from moodtape.db.sql import chunks, marks
 from moodtape.db.tracks import TRACK_COLUMNS, Tracks
+from moodtape.db.vec0_details import TRACKS_WITH_DETAILS, shadow_layout_ok
 from moodtape.db.vectors import Vectors
 
 __all__ = ["Store", "StoreError"]
@@ -46,24 +47,28 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
         """The tracks of `ids` and their mood rows (of the tracks that exist): what a reply shows of each song.
 
         On a large catalogue (mood index ready) one statement reads both the tracks and their mood details
-        (a correlated lookup in vec0 per track) and the index supplies the mood points; otherwise the two
-        reads of `get_tracks` and `get_vectors` are queued together.
+        (from sqlite-vec's shadow table when its layout checks out, `db.vec0_details`) and the index
+        supplies the mood points; otherwise the two reads of `get_tracks` and `get_vectors` are queued
+        together.
         """
         wanted = list(dict.fromkeys(int(i) for i in ids))
         if not wanted or self.ann.state("mood") != "ready":
             tracks, moods = await asyncio.gather(self.get_tracks(wanted), self.get_vectors("mood", wanted))
             return tracks, {tid: mood for tid, mood in moods.items() if tid in tracks}
+        shadow: bool | None = self.__dict__.get("_details_from_shadow")
+        if shadow is None:
+            shadow = self._details_from_shadow = await shadow_layout_ok(self._fetchall)
         columns = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
         rows: list[Any] = []
         for chunk in chunks(wanted):
-            rows += await self._fetchall(
-                f"SELECT {columns}, (SELECT details FROM vec_mood m WHERE m.track_id = t.id) AS mood_details "
-                f"FROM tracks t WHERE t.id IN ({marks(len(chunk))})", chunk)
-        tracks = {int(row["id"]): Track.from_row(row) for row in rows}
-        details = {int(row["id"]): row["mood_details"] for row in rows if row["mood_details"] is not None}
-        points = await self.ann.vectors("mood", list(details))
+            rows += await self._fetch_keyed(
+                TRACKS_WITH_DETAILS[shadow].format(columns=columns, marks=marks(len(chunk))), chunk)
+        tracks = {int(row[0]): Track.from_columns(row) for row in rows}
+        details = {int(row[0]): row[-1] for row in rows}  # mood_details, the last column (NULL: none stored)
+        # Which tracks have a mood is the index's answer: a mood row may have no details.
+        points = await self.ann.vectors("mood", list(tracks))
         if points is None:  # the index stopped being ready meanwhile (a rebuild): the table answers
-            return tracks, await self.get_vectors("mood", list(details))
+            return tracks, await self.get_vectors("mood", list(tracks))
         moods = {tid: StoredVector(tid, vector.tolist(), version, json.loads(details[tid] or "{}"))
                  for tid, (vector, version) in points.items()}
         return tracks, moods

@@ -94,8 +94,8 @@ class Tracks(Database):
         found: dict[int, Track] = {}
         for chunk in chunks(int(i) for i in ids):
             sql = f"SELECT {TRACK_COLUMNS} FROM tracks WHERE id IN ({marks(len(chunk))})"
-            for row in await self._fetchall(sql, chunk):
-                found[row["id"]] = Track.from_row(row)
+            for row in await self._fetch_keyed(sql, chunk):
+                found[row[0]] = Track.from_columns(row)
         return found
 
     async def find_by_hash(self, content_hash: str) -> Track | None:
@@ -106,8 +106,8 @@ class Tracks(Database):
 
     async def _track_where(self, column: str, value: Any) -> Track | None:
         """The track whose unique `column` (a trusted name, never user text) equals `value`."""
-        row = await self._fetchone(f"SELECT {TRACK_COLUMNS} FROM tracks WHERE {column} = ?", (value,))
-        return Track.from_row(row) if row else None
+        rows = await self._fetch_keyed(f"SELECT {TRACK_COLUMNS} FROM tracks WHERE {column} = ?", (value,))
+        return Track.from_columns(rows[0]) if rows else None
 
     async def find_by_external_ids(self, external_ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}

@@ -215,7 +215,8 @@ class Vectors(Database):
         """
         rows: list[Any] = []
         for chunk in chunks(ids, _LOOKUPS):
-            rows += await self._fetchall(" UNION ALL ".join([select + " WHERE track_id = ?"] * len(chunk)), chunk)
+            rows += await self._fetch_keyed(" UNION ALL ".join([select + " WHERE track_id = ?"] * len(chunk)),
+                                            chunk)
         return rows
 
     async def knn(
@@ -245,14 +246,14 @@ class Vectors(Database):
         approximate = None if exact else await self.ann.search(kind, np.frombuffer(blob, dtype=np.float32), fetch,
                                                                model_version, stored=stored_query)
         if approximate is not None:
-            return [Neighbor(t, d) for t, d in approximate if t not in excluded][:k]
-        sql = f"SELECT track_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
+            return [Neighbor(t, d, v) for t, d, v in approximate if t not in excluded][:k]
+        sql = f"SELECT track_id, distance, model_version FROM {table} WHERE embedding MATCH ? AND k = ?"
         params: list[Any] = [blob, fetch]
         if model_version is not None:
             sql += " AND model_version = ?"
             params.append(model_version)
         rows = await self._fetchall(sql + " ORDER BY distance", params)
-        hits = [Neighbor(int(r[0]), float(r[1])) for r in rows if int(r[0]) not in excluded]
+        hits = [Neighbor(int(r[0]), float(r[1]), r[2]) for r in rows if int(r[0]) not in excluded]
         return hits[:k]
 
     async def vector_versions(self, kind: str) -> dict[str, int]:

@@ -12,7 +12,6 @@ With no collaborative vectors in the store the answer is exactly the audio answe
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +65,10 @@ async def _predicted_cf(store: Store, state: CFState | None, audio: np.ndarray, 
 async def similar_tracks(store: Store, track: Track, k: int, *, weight_audio: float, weight_cf: float
                          ) -> list[RecommendedTrack]:
     """Neighbours of a catalogue track by sound and playlists; a clear error when it has neither vector."""
-    state, stored = await asyncio.gather(load_state(store), store.get_vector("audio", track.id))  # one queue trip
+    # One after the other: both are usually answered in memory (the state is cached, the vector comes from
+    # the index), where gathering them would only add the scheduling of two tasks (~0.1 ms) to the reply.
+    state = await load_state(store)
+    stored = await store.get_vector("audio", track.id)
     cf, predicted = await _cf_of(store, state, track.id)
     audio = np.asarray(stored.vector, dtype=np.float32) if stored is not None else None
     if cf is None and stored is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ from moodtape.core.audio import descriptor_layout as descriptor
 from moodtape.core.errors import QueryError
 from moodtape.core.results import RecommendedTrack, top_tags_of
 from moodtape.core.text import clean_text, split_artist_title
-from moodtape.db.models import Neighbor, StoredVector, Track
+from moodtape.db.models import Neighbor, Track
 from moodtape.db.store import Store
 
 #: How each handcrafted feature group is named in a reason line.
@@ -155,16 +154,23 @@ async def audio_neighbours(
     """The k nearest tracks of `version` by sound, with their reasons.
 
     The search runs without the version filter first (vec0 scans a filtered KNN ~4x slower, and rows of an
-    older model are rare); the vectors of the hits, read by primary key for the reasons anyway, show whether
-    they are all of `version`, in which case they are exactly the filtered answer.  Otherwise the filtered
-    search runs.  `stored_query`: `vector` is a catalogue track's own (see `Store.knn`).
+    older model are rare); each hit says which version matched, so when they are all of `version` they are
+    exactly the filtered answer.  Otherwise the filtered search runs.  `stored_query`: `vector` is a
+    catalogue track's own (see `Store.knn`).
     """
     hits: list[Neighbor] = await store.knn("audio", vector, k, exclude=exclude or set(), stored_query=stored_query)
-    vectors, tracks, moods = await _details(store, hits)
-    if any(h.track_id not in vectors or vectors[h.track_id].model_version != version for h in hits):
+    if any(h.model_version != version for h in hits):
         hits = await store.knn("audio", vector, k, model_version=version, exclude=exclude or set(),
                                stored_query=stored_query)
-        vectors, tracks, moods = await _details(store, hits)
+    ids = [h.track_id for h in hits]
+    if not ids:
+        return []
+    # Only handcrafted vectors' reasons compare the two vectors (by feature group); a tagger's reasons are
+    # its tags, which come with the mood rows.  One read after the other: both are in-process on a large
+    # catalogue (the index, a keyed read), where gathering them would only schedule two more tasks.
+    compares = version.startswith(descriptor.NAME)
+    vectors = await store.get_vectors("audio", ids) if compares else {}
+    tracks, moods = await store.tracks_with_moods(ids)
     out = []
     for hit in hits:
         track = tracks.get(hit.track_id)
@@ -177,17 +183,5 @@ async def audio_neighbours(
             vector, np.asarray(stored.vector) if stored else None, version, score, query_track, track,
             top_tags_of(mood),
         )
-        out.append(RecommendedTrack.from_track(
-            track, score, reason, mood
-        ))
+        out.append(RecommendedTrack.from_track(track, score, reason, mood))
     return out
-
-
-async def _details(store: Store, hits: list[Neighbor]
-                   ) -> tuple[dict[int, StoredVector], dict[int, Track], dict[int, StoredVector]]:
-    """The hits' audio vectors, tracks and moods, asked for at once (the reads queue up on one connection)."""
-    ids = [h.track_id for h in hits]
-    if not ids:
-        return {}, {}, {}
-    vectors, (tracks, moods) = await asyncio.gather(store.get_vectors("audio", ids), store.tracks_with_moods(ids))
-    return vectors, tracks, moods

@@ -158,7 +158,7 @@ class PgVectors(PgDatabase):
         text = vector_text(vector, kind)
         fetch = k + len(excluded)
         op = _OPERATOR[kind]
-        sql = f"SELECT track_id, embedding {op} %s::vector AS distance FROM {table}"
+        sql = f"SELECT track_id, embedding {op} %s::vector AS distance, model_version FROM {table}"
         params: list[Any] = [text]
         if model_version is not None:
             sql += " WHERE model_version = %s"
@@ -179,7 +179,7 @@ class PgVectors(PgDatabase):
                 # returned.  An exact scan (no index scan) settles it; on a small table it is cheap.
                 await conn.execute("SET LOCAL enable_indexscan = off")
                 rows = await (await conn.execute(sql, params)).fetchall()
-        hits = [Neighbor(int(r[0]), float(r[1])) for r in rows if int(r[0]) not in excluded]
+        hits = [Neighbor(int(r[0]), float(r[1]), r[2]) for r in rows if int(r[0]) not in excluded]
         return hits[:k]
 
     async def vector_versions(self, kind: str) -> dict[str, int]:

@@ -98,6 +98,10 @@ async def test_excluded_ids_and_versions(tmp_path: Path, data: dict[int, np.ndar
         assert len(hits) == 10 and not excluded & {h.track_id for h in hits}
         v2 = await store.knn("audio", q, 10, model_version="v2")
         assert v2 and all(h.track_id % 3 == 0 for h in v2)
+        # the index says which version each hit is of, as the exact scan does
+        for hits in (await store.knn("audio", q, 30), await store.knn("audio", q, 30, exact=True)):
+            assert [h.model_version for h in hits] == ["v2" if h.track_id % 3 == 0 else "v1" for h in hits]
+            assert {h.model_version for h in hits} == {"v1", "v2"}
         v1 = await store.knn("audio", q, 10, model_version="v1")
         assert v1 and all(h.track_id % 3 != 0 for h in v1)
         assert await store.knn("audio", q, 10, model_version="v9") == []

@@ -118,6 +118,7 @@ async def test_hnsw_search_matches_the_exact_answer_and_filters_never_hide_rows(
         assert hits[0].distance == pytest.approx(float(1 - data[5] @ (query / np.linalg.norm(query))), abs=1e-5)
         rare = await store.knn("audio", query, 10, model_version="rare")
         assert sorted(h.track_id for h in rare) == list(range(591, 601))
+        assert {h.model_version for h in rare} == {"rare"} and {h.model_version for h in hits} == {"v1"}
         many = await store.knn("audio", query, 5, model_version="v1", exclude=exact.tolist())
         assert len(many) == 5 and not {h.track_id for h in many} & set(exact.tolist())
         mood = await store.put_vectors("mood", [(1, [0.0, 0.0]), (2, [0.3, 0.4])], "m")

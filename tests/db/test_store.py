@@ -78,6 +78,10 @@ async def test_knn_orders_by_cosine_and_filters_version(store: AnyStore) -> None
     excluded = await store.knn("audio", unit([1, 0]), 2, model_version="v1", exclude={ids[0]})
     assert [h.track_id for h in excluded] == [ids[1], ids[2]]
     assert await store.vector_versions("audio") == {"v1": 3, "v2": 1}
+    # every hit says which version matched: `similar` knows the answer needs no filtered search
+    unfiltered = await store.knn("audio", unit([-1, 0]), 4)
+    assert [(h.track_id, h.model_version) for h in unfiltered][:1] == [(ids[3], "v2")]
+    assert {h.model_version for h in unfiltered[1:]} == {"v1"}
 
 
 async def test_tracks_with_moods_and_an_exact_search_on_request(store: AnyStore) -> None:
