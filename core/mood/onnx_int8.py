@@ -12,8 +12,11 @@ The graph is exported once per model (the LoRA-merged encoder and head, or a Hug
 torch's TorchScript exporter, quantised, and kept in the cache folder under a key naming the model's
 version and the exporter's and runtime's versions (about 8 s the first time; later starts load it in a
 fraction of a second).  A failed export (a model the exporter cannot trace) leaves the caller on the torch
-path with the reason noted; a cached file that does not load is exported again.  ONNX Runtime and torch's tracer only work in a
-process where usearch was imported through `db.usearch_index` (see there).
+path with the reason noted; a cached file that does not load is exported again.  A cached graph's
+modification time is its last use: exporting a new one deletes the graphs not used for `UNUSED_DAYS` (an
+older model version's, or one made for another torch or ONNX Runtime; 23 MB each for MiniLM), and keeps
+those another model in use still loads.  ONNX Runtime and torch's tracer only work in a process where
+usearch was imported through `db.usearch_index` (see there).
 
 Needs the `onnxruntime` and `onnx` packages (dependencies of Moodtape); `available()` says whether they are
 importable, and importing this module imports neither them nor torch.
@@ -30,11 +33,23 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OnnxLogits", "available", "int8_session", "model_key"]
+__all__ = ["OnnxLogits", "available", "int8_session", "model_key", "prune_unused"]
 
 #: Bumped when the export or quantisation recipe changes, so old cached graphs are not reused.
 RECIPE = "onnx-int8-v1"
 _INPUTS = ("input_ids", "attention_mask")
+#: A cached graph not loaded for this many days is deleted when another one is exported.
+UNUSED_DAYS = 30
+_SUFFIX = ".int8.onnx"
+
+
+class _QuantiserAdvice(logging.Filter):
+    """Drops what the ONNX quantiser logs on the root logger ("consider pre-processing before
+    quantization", on every call): advice for people tuning a graph by hand, noise in a bot's log.  Only
+    records logged from inside `onnxruntime/quantization` are dropped, so nothing else is lost meanwhile."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"onnxruntime{os.sep}quantization" not in record.pathname
 
 
 def available() -> bool:
@@ -115,13 +130,34 @@ def _export(model: Any, target: Path) -> None:
             torch.onnx.export(module, (example["input_ids"], example["attention_mask"]), str(plain),
                               input_names=list(_INPUTS), output_names=["logits"], dynamic_axes=axes,
                               opset_version=17, dynamo=False)
-            logging.disable(logging.WARNING)  # the quantiser advises "pre-processing" on the root logger
+            advice = _QuantiserAdvice()
+            logging.getLogger().addFilter(advice)
             try:
                 quantize_dynamic(str(plain), str(quantised), weight_type=QuantType.QInt8, per_channel=True,
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
             finally:
-                logging.disable(logging.NOTSET)
+                logging.getLogger().removeFilter(advice)
         os.replace(quantised, target)  # two processes exporting at once: the last complete file wins
+
+
+def prune_unused(folder: Path, keep: Path, *, days: float = UNUSED_DAYS) -> list[Path]:
+    """Delete the cached graphs in `folder` other than `keep` not used for `days`; the ones deleted.
+
+    A file that vanishes or cannot be deleted meanwhile (another process pruning, a read-only cache) is
+    left alone: pruning only saves space.
+    """
+    import time
+
+    cutoff = time.time() - days * 86400
+    removed = []
+    for graph in folder.glob(f"*{_SUFFIX}"):
+        try:
+            if graph != keep and graph.stat().st_mtime < cutoff:
+                graph.unlink()
+                removed.append(graph)
+        except OSError:
+            continue
+    return removed
 
 
 def int8_session(model: Any, cache_dir: Path, threads: int) -> OnnxLogits:
@@ -130,11 +166,23 @@ def int8_session(model: Any, cache_dir: Path, threads: int) -> OnnxLogits:
     Raises whatever the export raises (the caller keeps the torch path and notes why); a cached file that
     does not load is exported again.
     """
-    path = cache_dir / "onnx" / f"{model_key(model)}.int8.onnx"
+    path = cache_dir / "onnx" / f"{model_key(model)}{_SUFFIX}"
     if path.is_file():
         try:
-            return OnnxLogits(path, threads)
+            session = OnnxLogits(path, threads)
         except Exception:  # noqa: BLE001 - a truncated or foreign file: export again
             path.unlink(missing_ok=True)
+        else:
+            _mark_used(path)
+            return session
     _export(model, path)
+    prune_unused(path.parent, keep=path)
     return OnnxLogits(path, threads)
+
+
+def _mark_used(path: Path) -> None:
+    """Set the graph's modification time to now: its last use, which pruning goes by."""
+    try:
+        os.utime(path)
+    except OSError:  # a read-only cache: nothing is pruned there either
+        pass

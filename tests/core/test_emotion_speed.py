@@ -4,7 +4,10 @@ their order under length grouping, and copes with empty and very long messages; 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -154,13 +157,26 @@ def test_gpu_devices_keep_float_weights() -> None:
     assert isinstance(model.net.encoder[0], torch.nn.Linear)
 
 
-def test_the_onnx_graph_is_exported_once_and_the_torch_path_remains(adapter: Path, tmp_path: Path) -> None:
-    first = EmotionClassifier(adapter, quantize=True, cache_dir=tmp_path)
-    (graph,) = (tmp_path / "onnx").glob("*.int8.onnx")
-    stamp = graph.stat().st_mtime_ns
+def test_the_onnx_graph_is_exported_once_and_the_torch_path_remains(adapter: Path, tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "onnx"
+    folder.mkdir()
+    old, recent = folder / ("0" * 24 + ".int8.onnx"), folder / ("1" * 24 + ".int8.onnx")
+    for graph, days in ((old, 45), (recent, 3)):  # another model version's graphs, last used then
+        graph.write_bytes(b"not a graph")
+        when = time.time() - days * 86400
+        os.utime(graph, (when, when))
+    with caplog.at_level(logging.DEBUG):
+        first = EmotionClassifier(adapter, quantize=True, cache_dir=tmp_path)
+    assert not [r for r in caplog.records if "quantization" in r.pathname]  # the quantiser's advice is dropped
+    (graph,) = set(folder.glob("*.int8.onnx")) - {recent}
+    assert not old.exists() and recent.exists()  # unused for 30 days: deleted when a new graph is exported
+    inode = graph.stat().st_ino
+    os.utime(graph, (time.time() - 86400, time.time() - 86400))
     again = EmotionClassifier(adapter, quantize=True, cache_dir=tmp_path)  # loads the cached graph
-    assert again.speedups.onnx and graph.stat().st_mtime_ns == stamp
-    assert list((tmp_path / "onnx").iterdir()) == [graph]  # no leftovers of the export
+    assert again.speedups.onnx and graph.stat().st_ino == inode  # not exported again ...
+    assert graph.stat().st_mtime > time.time() - 60  # ... and marked as used now
+    assert sorted(folder.iterdir()) == sorted([graph, recent])  # no leftovers of the export
     torch_int8 = EmotionClassifier(adapter, quantize=True, cache_dir=tmp_path, onnx=False)
     assert torch_int8.speedups.int8 and not torch_int8.speedups.onnx
     assert torch_int8.speedups.describe().endswith("+int8")
