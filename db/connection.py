@@ -1,7 +1,7 @@
 """One open database: the aiosqlite connection, the driver behind it and the transaction lock.
 
-One aiosqlite connection per process serialises statements on its worker thread, so the event loop never
-blocks on disk.  Opening does everything a connection needs before the first query: pick a driver that can
+One aiosqlite connection per process serialises statements on its worker thread, so the event loop does not
+wait for writes, scans or locks.  Opening does everything a connection needs before the first query: pick a driver that can
 load sqlite-vec, switch to WAL (so a worker process and a bot process can share the file), and apply the
 numbered migrations on that same connection (a `:memory:` database exists only there).  Multi-statement
 changes go through `transaction()` (BEGIN IMMEDIATE) so a crash leaves either all of a change or none of it.
