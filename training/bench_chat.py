@@ -5,8 +5,10 @@ emotion model, the strategy's search through the songs' mood space, the reason l
 each message goes through the `Engine` exactly as `moodtape chat TEXT` does (`read_mood`, then
 `songs_for_reading`, then the CLI's `chat_text`), and each part is timed on the way, which shows where the time
 goes without a second run.  `similar` is timed the same way with random track ids; where the HNSW index is
-in play, beside the index library alone on the same query vectors (the reply's overhead as a ratio), and the
-recall@10 of its neighbour search is measured against vec0's exact scan.
+in play, beside the index library alone on other tracks' vectors (the reply's overhead as a ratio), and the
+recall@10 of its neighbour search is measured against vec0's exact scan.  Beside both, the store's reads a
+`similar` reply makes (the track, its vector, the search, the neighbours' rows and moods; no engine, no
+reasons, no text) are timed on other random tracks: what the reply costs beyond them is the engine's Python.
 
 The catalogue is synthetic (seeded): N ready tracks with titles, an audio vector of the current audio model's
 version (128-d unit vectors in clusters, so neighbours are meaningful) and a mood vector with the details the
@@ -154,10 +156,13 @@ async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int],
                             ) -> dict[str, Any]:
     """Time `engine`'s mood reply per text and `similar` per track id; each part on the way.
 
-    `library`: the usearch index `similar` searches (None when the exact scan answers); each query's vector
-    is then also searched in the library alone, with the breadth `similar` uses (`library_breadth`), just
-    before or just after the whole reply in turn (so neither gets the other's warm cache every time), which
-    gives the reply's overhead as a ratio.
+    `library`: the usearch index `similar` searches (None when the exact scan answers); beside each reply
+    the library alone searches, with the breadth `similar` uses (`library_breadth`), the vector of another
+    track of the draw (one asked half a run away), just before or just after the reply in turn, which gives
+    the reply's overhead as a ratio.  Never the reply's own vector: a search repeated at once finds its
+    graph nodes in the CPU cache and takes half the time, so pairing them made each median a mix of warm
+    and cold searches (the ratio moved between 1.7 and 2.2 from run to run).  The store's reads alone are
+    timed the same way, on tracks a third of a run away.
     """
     strategies = list(STRATEGIES) if strategy == "all" else [strategy]
     for text in texts[:warmup]:  # model load, first-call allocations, page cache
@@ -186,12 +191,16 @@ async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int],
 
     parts, totals, produced = {"search": [], "render": []}, [], 0
     alone: list[float] = []
+    reads: list[float] = []
+    half, third = len(track_ids) // 2, len(track_ids) // 3
+    library_ids = track_ids[half:] + track_ids[:half]
+    store_ids = track_ids[third:] + track_ids[:third]
     wall = 0.0
     default_breadth = library.expansion_search if library is not None else None
     for i, tid in enumerate(tqdm(track_ids, desc="similar", unit="query", leave=False)):
         query = None
-        if library is not None:
-            stored = await engine.store.get_vector("audio", tid)  # untimed: the library gets the vector handed
+        if library is not None:  # untimed: the library gets the vector handed
+            stored = await engine.store.get_vector("audio", library_ids[i])
             query = None if stored is None else np.asarray(stored.vector, dtype=np.float32)
         if query is not None and i % 2 == 0:
             alone.append(_library_ms(library, query, k + 1, library_breadth))
@@ -207,13 +216,35 @@ async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int],
         parts["render"].append((t2 - t1) * 1000.0)
         totals.append((t2 - t0) * 1000.0)
         produced += bool(found.tracks) and bool(reply)
+        elapsed = await _store_reads_ms(engine.store, store_ids[i], k)
+        if elapsed is not None:
+            reads.append(elapsed)
     similar = _summary(totals, wall, parts, produced)
+    if reads:
+        store = latency_ms(reads, 3)
+        similar["store_reads_alone"] = {"p50_ms": store["p50_ms"], "p99_ms": store["p99_ms"]}
     if alone:
         lib = latency_ms(alone, 3)
         similar["library_alone"] = {"p50_ms": lib["p50_ms"], "p99_ms": lib["p99_ms"],
                                     "breadth": library_breadth or default_breadth}
         similar["ratio_to_library_p50"] = round(similar["p50_ms"] / lib["p50_ms"], 2)
+        if reads:
+            similar["store_reads_ratio_to_library_p50"] = round(similar["store_reads_alone"]["p50_ms"]
+                                                                / lib["p50_ms"], 2)
     return {"chat": chat, "similar": similar}
+
+
+async def _store_reads_ms(store: Store, track_id: int, k: int) -> float | None:
+    """The store calls `similar` by id makes, in its order, timed; None for a track without a sound vector."""
+    t0 = time.perf_counter()
+    track = await store.get_track(track_id)
+    stored = await store.get_vector("audio", track_id)
+    if track is None or stored is None:
+        return None
+    hits = await store.knn("audio", np.asarray(stored.vector, dtype=np.float32), k, exclude={track_id},
+                           stored_query=True)
+    await store.tracks_with_moods([h.track_id for h in hits])
+    return (time.perf_counter() - t0) * 1000.0
 
 
 def _library_ms(index: Any, query: np.ndarray, count: int, breadth: int | None) -> float:
@@ -318,7 +349,7 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
         description="Builds (once, then reuses) a seeded synthetic catalogue of N ready tracks with audio and mood "
                     "vectors, then times each message through the engine as `moodtape chat` answers it (emotion "
                     "reading, strategy search, reasons, the CLI's text) and `similar` by random track id (beside the "
-                    "index library alone, and its recall@10 against an exact scan). Reports "
+                    "index library alone and the store's reads alone, and its recall@10 against an exact scan). Reports "
                     "p50/p99 ms, replies per second and the median of each part.",
     )
     chat.add_argument("--tracks", type=positive_int, required=True, help="tracks in the synthetic catalogue")

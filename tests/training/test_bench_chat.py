@@ -52,6 +52,7 @@ def test_bench_chat_times_real_replies(tmp_path: Path, capsys: pytest.CaptureFix
         assert 0 < part["p50_ms"] <= part["p99_ms"] <= max(chat["max_ms"], similar["max_ms"])
     assert not (tmp_path / "data" / "moodtape.db").exists()  # the user's database is not touched
     assert similar["recall_at_10"] == 1.0 and "library_alone" not in similar  # the exact scan answered
+    assert 0 < similar["store_reads_alone"]["p50_ms"] <= similar["store_reads_alone"]["p99_ms"]
 
 
 def test_bench_chat_compares_similar_with_the_index_library_alone(tmp_path: Path,
@@ -71,3 +72,6 @@ def test_bench_chat_compares_similar_with_the_index_library_alone(tmp_path: Path
     alone = similar["library_alone"]
     assert 0 < alone["p50_ms"] <= alone["p99_ms"] and alone["breadth"] == 128
     assert similar["ratio_to_library_p50"] == pytest.approx(similar["p50_ms"] / alone["p50_ms"], rel=0.01)
+    reads = similar["store_reads_alone"]  # the store's part of a reply, for the split of the overhead
+    assert 0 < reads["p50_ms"] <= reads["p99_ms"]
+    assert similar["store_reads_ratio_to_library_p50"] == pytest.approx(reads["p50_ms"] / alone["p50_ms"], rel=0.01)
