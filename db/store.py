@@ -9,7 +9,6 @@ opens the file, applies migrations and owns the transaction lock.  Only what spa
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,12 +19,14 @@ from moodtape.db.models import VECTOR_DIMS, StoredVector, Track
 from moodtape.db.playlists import Playlists
 from moodtape.db.sql import chunks, marks
 from moodtape.db.tracks import TRACK_COLUMNS, Tracks
-from moodtape.db.vec0_details import TRACKS_WITH_DETAILS, shadow_layout_ok
-from moodtape.db.vectors import Vectors
+from moodtape.db.vec0_details import TRACKS_WITH_DETAILS
+from moodtape.db.vectors import Vectors, moods_from
 
 __all__ = ["Store", "StoreError"]
 
 _TRACK_STATUSES = ("ready", "pending", "failed", "metadata_only")
+#: TRACK_COLUMNS of `tracks t`, for statements that join it.
+_T_COLUMNS = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
 
 
 class Store(Tracks, Vectors, Playlists, Jobs, Meta):
@@ -55,23 +56,16 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
         if not wanted or self.ann.state("mood") != "ready":
             tracks, moods = await asyncio.gather(self.get_tracks(wanted), self.get_vectors("mood", wanted))
             return tracks, {tid: mood for tid, mood in moods.items() if tid in tracks}
-        shadow: bool | None = self.__dict__.get("_details_from_shadow")
-        if shadow is None:
-            shadow = self._details_from_shadow = await shadow_layout_ok(self._fetchall)
-        columns = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
+        statement = TRACKS_WITH_DETAILS[await self.details_in_shadow()]
         rows: list[Any] = []
         for chunk in chunks(wanted):
-            rows += await self._fetch_keyed(
-                TRACKS_WITH_DETAILS[shadow].format(columns=columns, marks=marks(len(chunk))), chunk)
+            rows += await self._fetch_keyed(statement.format(columns=_T_COLUMNS, marks=marks(len(chunk))), chunk)
         tracks = {int(row[0]): Track.from_columns(row) for row in rows}
-        details = {int(row[0]): row[-1] for row in rows}  # mood_details, the last column (NULL: none stored)
         # Which tracks have a mood is the index's answer: a mood row may have no details.
         points = await self.ann.vectors("mood", list(tracks))
         if points is None:  # the index stopped being ready meanwhile (a rebuild): the table answers
             return tracks, await self.get_vectors("mood", list(tracks))
-        moods = {tid: StoredVector(tid, vector.tolist(), version, json.loads(details[tid] or "{}"))
-                 for tid, (vector, version) in points.items()}
-        return tracks, moods
+        return tracks, moods_from(points, {int(row[0]): row[-1] for row in rows})  # mood_details: last column
 
     async def stats(self) -> dict[str, Any]:
         """Counts for `moodtape stats`: tracks by status and source, vectors by model, playlists, jobs."""

@@ -4,7 +4,8 @@ vec0 keeps an auxiliary column (`+details TEXT`) in a plain shadow table, `vec_m
 value00)`, whose rowid is the row's integer primary key (the track id).  Reading the details through the
 virtual table costs ~40 us a row (vec0 also locates the row's chunk and its metadata); reading the shadow
 table is a B-tree lookup, which took a reply's five songs from 0.33 to 0.11 ms on the 1M-track bench
-catalogue.  The layout is sqlite-vec's internal business, so it is checked once per connection (the table
+catalogue.  `Vectors` reads every mood's details this way (`get_vectors` from a ready index, and
+`Store.tracks_with_moods`).  The layout is sqlite-vec's internal business, so it is checked once per connection (the table
 and its column exist and agree with vec0's own answer for a row) and every read goes through the virtual
 table when the check fails: a later sqlite-vec that stores auxiliary columns differently only loses speed.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SHADOW", "TRACKS_WITH_DETAILS", "shadow_layout_ok"]
+__all__ = ["DETAILS_BY_ID", "SHADOW", "TRACKS_WITH_DETAILS", "shadow_layout_ok"]
 
 #: sqlite-vec 0.1's shadow table of `vec_mood`'s auxiliary columns (the first one, `details`, is value00).
 SHADOW = "vec_mood_auxiliary"
@@ -25,6 +26,10 @@ TRACKS_WITH_DETAILS = {
     False: "SELECT {columns}, (SELECT details FROM vec_mood m WHERE m.track_id = t.id) AS mood_details "
            "FROM tracks t WHERE t.id IN ({marks})",
 }
+
+
+#: (track id, details) of the ids in `{marks}`, straight from the shadow table (a plain table: `IN` is a lookup).
+DETAILS_BY_ID = f"SELECT rowid, value00 FROM {SHADOW} WHERE rowid IN ({{marks}})"
 
 
 async def shadow_layout_ok(fetchall: Any) -> bool:

@@ -24,7 +24,8 @@ from moodtape.db.ann import DEFAULT_MIN_TRACKS, AnnIndexes
 from moodtape.db.ann_log import log_changes
 from moodtape.db.connection import Database
 from moodtape.db.models import VECTOR_DIMS, Neighbor, StoredVector
-from moodtape.db.sql import NOW, chunks
+from moodtape.db.sql import NOW, chunks, marks
+from moodtape.db.vec0_details import DETAILS_BY_ID, shadow_layout_ok
 
 __all__ = ["Vectors", "delete_vectors", "vector_table"]
 
@@ -57,6 +58,14 @@ def _blob(vector: Vector, kind: str) -> bytes:
 def _select(kind: str) -> str:
     """The SELECT that reads whole rows of `kind` (what `_stored` turns into a StoredVector)."""
     return f"SELECT track_id, embedding, model_version{', details' if kind == 'mood' else ''} FROM {vector_table(kind)}"
+
+
+def moods_from(points: dict[int, tuple[np.ndarray, str]], details: dict[int, str | None]
+               ) -> dict[int, StoredVector]:
+    """Mood rows from the index's points (which tracks have a mood, and its version) and the stored details
+    JSON of each (missing or None: none stored)."""
+    return {tid: StoredVector(tid, vector.tolist(), version, json.loads(details.get(tid) or "{}"))
+            for tid, (vector, version) in points.items()}
 
 
 def _stored(row: Any, kind: str) -> StoredVector:
@@ -196,12 +205,25 @@ class Vectors(Database):
         if kind != "mood":
             return {t: StoredVector(t, vector.tolist(), version, {}) for t, (vector, version) in indexed.items()}
         # The version comes from the index too: reading it from vec0 would double the cost of these lookups.
-        out: dict[int, StoredVector] = {}
-        for row in await self._lookups("SELECT track_id, details FROM vec_mood", list(indexed)):
-            track_id = int(row["track_id"])
-            vector, version = indexed[track_id]
-            out[track_id] = StoredVector(track_id, vector.tolist(), version, json.loads(row["details"] or "{}"))
-        return out
+        return moods_from(indexed, await self._mood_details(list(indexed)))
+
+    async def details_in_shadow(self) -> bool:
+        """Whether mood details may be read from sqlite-vec's shadow table (`db.vec0_details`), checked once
+        per connection."""
+        ok: bool | None = self.__dict__.get("_details_from_shadow")
+        if ok is None:
+            ok = self._details_from_shadow = await shadow_layout_ok(self._fetchall)
+        return ok
+
+    async def _mood_details(self, ids: list[int]) -> dict[int, str | None]:
+        """track id -> the stored details JSON (None: none stored) of those of `ids` with a mood row."""
+        if not await self.details_in_shadow():
+            rows = await self._lookups("SELECT track_id, details FROM vec_mood", ids)
+        else:
+            rows = []
+            for chunk in chunks(ids):
+                rows += await self._fetch_keyed(DETAILS_BY_ID.format(marks=marks(len(chunk))), chunk)
+        return {int(row[0]): row[1] for row in rows}
 
     async def _table_vectors(self, kind: str, ids: list[int]) -> dict[int, StoredVector]:
         return {int(row["track_id"]): _stored(row, kind) for row in await self._lookups(_select(kind), ids)}

@@ -242,7 +242,7 @@ class MoodReader:
         self._int8 = settings.emotion_int8
         self._cache_dir = settings.cache_dir
         self.english = EmotionClassifier(self.english_ref, device=device, quantize=self._int8,
-                                         cache_dir=settings.cache_dir)
+                                         cache_dir=self._cache_dir)
         self._korean: EmotionClassifier | None = None
         self._lock = threading.Lock()
 
