@@ -36,7 +36,7 @@ import numpy as np
 
 from moodtape.db import ann_log
 from moodtape.db.ann_files import file_name, load_kind, remove_kind, save_kind
-from moodtape.db.usearch_index import Index
+from moodtape.db.usearch_index import Index, f32_rows
 from moodtape.db.models import VECTOR_DIMS
 
 __all__ = ["DEFAULT_MIN_TRACKS", "AnnIndexes", "AnnParams"]
@@ -173,7 +173,7 @@ class AnnIndexes:
         for version, index in st.indexes.items():
             if len(found) == len(wanted):
                 break
-            for track_id, vector in zip(wanted, index.get(keys)):
+            for track_id, vector in zip(wanted, f32_rows(index, keys)):
                 if vector is not None:
                     found[track_id] = (vector, version)
         return found

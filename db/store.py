@@ -9,6 +9,7 @@ opens the file, applies migrations and owns the transaction lock.  Only what spa
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +28,12 @@ __all__ = ["Store", "StoreError"]
 _TRACK_STATUSES = ("ready", "pending", "failed", "metadata_only")
 #: TRACK_COLUMNS of `tracks t`, for statements that join it.
 _T_COLUMNS = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
+
+
+@functools.lru_cache(maxsize=64)
+def _tracks_with_details(shadow: bool, count: int) -> str:
+    """The statement reading `count` tracks with their mood details, built once per form and size."""
+    return TRACKS_WITH_DETAILS[shadow].format(columns=_T_COLUMNS, marks=marks(count))
 
 
 class Store(Tracks, Vectors, Playlists, Jobs, Meta):
@@ -56,10 +63,10 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
         if not wanted or self.ann.state("mood") != "ready":
             tracks, moods = await asyncio.gather(self.get_tracks(wanted), self.get_vectors("mood", wanted))
             return tracks, {tid: mood for tid, mood in moods.items() if tid in tracks}
-        statement = TRACKS_WITH_DETAILS[await self.details_in_shadow()]
+        shadow = await self.details_in_shadow()
         rows: list[Any] = []
         for chunk in chunks(wanted):
-            rows += await self._fetch_keyed(statement.format(columns=_T_COLUMNS, marks=marks(len(chunk))), chunk)
+            rows += await self._fetch_keyed(_tracks_with_details(shadow, len(chunk)), chunk)
         tracks = {int(row[0]): Track.from_columns(row) for row in rows}
         # Which tracks have a mood is the index's answer: a mood row may have no details.
         points = await self.ann.vectors("mood", list(tracks))

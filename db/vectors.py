@@ -45,14 +45,20 @@ def vector_table(kind: str) -> str:
     return f"vec_{kind}"
 
 
-def _blob(vector: Vector, kind: str) -> bytes:
+def _checked(vector: Vector, kind: str, *, finite_known: bool = False) -> np.ndarray:
+    """`vector` as a flat float32 array of `kind`'s length; NaN and infinities refused unless
+    `finite_known` (a vector read back from the store, checked when it was written)."""
     array = np.asarray(vector, dtype=np.float32).reshape(-1)
     expected = VECTOR_DIMS[kind]
     if array.shape[0] != expected:
         raise ValueError(f"{kind} vectors have {expected} dimensions, got {array.shape[0]}")
-    if not np.all(np.isfinite(array)):
+    if not finite_known and not np.isfinite(array).all():
         raise ValueError(f"{kind} vector has NaN or infinite values")
-    return array.tobytes()
+    return array
+
+
+def _blob(vector: Vector, kind: str) -> bytes:
+    return _checked(vector, kind).tobytes()
 
 
 def _select(kind: str) -> str:
@@ -259,18 +265,19 @@ class Vectors(Database):
         (approximate, same distances) once it is ready; until then, and for small tables, vec0 scans exactly.
         `exact=True` always scans (what benchmarks measure the index's recall against).  `stored_query`: the
         vector is a track's own stored one (`similar` by a catalogue track), which the index finds with a
-        narrower, faster search (`AnnParams.expansion_search_stored`).
+        narrower, faster search (`AnnParams.expansion_search_stored`); it was checked for NaN when written,
+        so it is not checked again.
         """
         table = vector_table(kind)
         excluded = {int(e) for e in exclude}
-        blob = _blob(vector, kind)
+        query = _checked(vector, kind, finite_known=stored_query)
         fetch = min(_KNN_MAX, k + len(excluded))
-        approximate = None if exact else await self.ann.search(kind, np.frombuffer(blob, dtype=np.float32), fetch,
-                                                               model_version, stored=stored_query)
+        approximate = None if exact else await self.ann.search(kind, query, fetch, model_version,
+                                                               stored=stored_query)
         if approximate is not None:
             return [Neighbor(t, d, v) for t, d, v in approximate if t not in excluded][:k]
         sql = f"SELECT track_id, distance, model_version FROM {table} WHERE embedding MATCH ? AND k = ?"
-        params: list[Any] = [blob, fetch]
+        params: list[Any] = [query.tobytes(), fetch]
         if model_version is not None:
             sql += " AND model_version = ?"
             params.append(model_version)

@@ -13,6 +13,7 @@ import pytest
 from moodtape.db.connect import connector, pick_driver
 from moodtape.db.models import NewTrack
 from moodtape.db.store import Store
+from moodtape.db.usearch_index import Index, f32_rows
 
 N = 3000
 DIM = 128
@@ -198,6 +199,37 @@ async def test_mood_distances_are_euclidean_in_memory_too() -> None:
         assert [h.track_id for h in hits] == (np.argsort(want)[:5] + 1).tolist()
         assert [h.distance for h in hits] == pytest.approx(np.sort(want)[:5].tolist(), abs=1e-5)
         assert store.ann.stats()["folder"] is None
+    finally:
+        await store.close()
+
+
+def test_index_rows_are_read_the_same_with_or_without_the_compiled_lookup() -> None:
+    """`f32_rows` takes usearch's compiled lookup when it is there and the public `get` otherwise; both give
+    each key's vector in order and None for a key the index lacks."""
+    index = Index(ndim=4, metric="cos", dtype="f32")
+    vectors = np.random.default_rng(4).standard_normal((2, 4)).astype(np.float32)
+    index.add(np.array([1, 2], dtype=np.uint64), vectors)
+    keys = np.array([2, 9, 1], dtype=np.uint64)
+
+    class PublicOnly:  # an Index as a future usearch might shape it: no `_compiled`
+        get = staticmethod(index.get)
+
+    for rows in (f32_rows(index, keys), f32_rows(PublicOnly(), keys)):  # type: ignore[arg-type]
+        assert rows[1] is None
+        np.testing.assert_array_equal(rows[0], vectors[1])
+        np.testing.assert_array_equal(rows[2], vectors[0])
+
+
+async def test_a_query_with_nan_is_refused_before_any_search(tmp_path: Path, data: dict[int, np.ndarray]) -> None:
+    store = await filled(tmp_path / "a.db", data)
+    try:
+        await ready(store)
+        broken = np.array(data[1], dtype=np.float32)
+        broken[3] = np.nan
+        with pytest.raises(ValueError, match="NaN or infinite"):
+            await store.knn("audio", broken, 5)
+        with pytest.raises(ValueError, match="dimensions"):
+            await store.knn("audio", broken[:10], 5, stored_query=True)
     finally:
         await store.close()
 
