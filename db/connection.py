@@ -11,7 +11,10 @@ on a second, read-only connection to the same file (`_fetch_keyed`): such a read
 aiosqlite's thread and back ~0.25 ms on two cores, and a `similar` reply makes two of them.  WAL lets that
 reader read while the writer writes; it never waits for a lock (busy timeout 0: a busy file sends the read
 through aiosqlite instead) and it is not used while this process has a transaction open, whose uncommitted
-rows only the writer's connection can see.
+rows only the writer's connection can see.  A read from pages that are not in memory waits for the disk
+and holds the whole loop meanwhile (up to 125 ms seen on the 1M-track bench file just evicted from the page
+cache): after one read slower than `SLOW_LOOP_READ_S`, keyed reads go through aiosqlite's thread for
+`LOOP_READ_PAUSE_S`, so a cold file costs the loop at most one such wait per pause.
 
 The concern modules (tracks, vectors, playlists, jobs, meta) subclass `Database` and only add queries.
 """
@@ -19,6 +22,8 @@ The concern modules (tracks, vectors, playlists, jobs, meta) subclass `Database`
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,10 +37,18 @@ from moodtape.db.errors import StoreError
 
 __all__ = ["Database"]
 
+log = logging.getLogger(__name__)
+
 _MEMORY = ":memory:"
 #: The most keys a read on the loop's thread may look up (~0.01-0.04 ms each): a reply's songs and their
 #: vectors; the hundreds of rows of a playlist or a re-ranking pool go to aiosqlite's thread.
 LOOP_READ_KEYS = 32
+#: A keyed read from pages in memory takes 0.02-0.1 ms; one slower than this waited for the disk (a file not
+#: read since a restart, pages evicted under memory pressure) or for the CPU, holding the event loop.
+SLOW_LOOP_READ_S = 0.005
+#: After such a read, keyed reads go through aiosqlite's thread for this long (those reads bring the file's
+#: pages back into memory without holding the loop); then the loop's thread is tried again.
+LOOP_READ_PAUSE_S = 30.0
 
 
 def _location(path: Path | str, create: bool) -> str:
@@ -79,6 +92,7 @@ class Database:
         self.driver = driver
         self._tx_lock = asyncio.Lock()
         self._reader = reader
+        self._loop_reads_paused_until = float("-inf")
 
     @classmethod
     async def open(cls, path: Path | str, *, create: bool = True) -> Self:
@@ -146,14 +160,27 @@ class Database:
     async def _fetch_keyed(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """All rows of a read by primary key or unique index, one key per parameter: on the loop's thread
         when there are at most `LOOP_READ_KEYS` keys and the reader can answer at once, else through
-        aiosqlite.  Never for scans: they would stall the loop."""
+        aiosqlite.  Never for scans: they would stall the loop.  One that turns out slow (the disk answered)
+        pauses these reads on the loop's thread for `LOOP_READ_PAUSE_S`."""
         reader = self._reader
-        if reader is not None and len(params) <= LOOP_READ_KEYS and not self._tx_lock.locked():
+        if (reader is not None and len(params) <= LOOP_READ_KEYS and not self._tx_lock.locked()
+                and time.monotonic() >= self._loop_reads_paused_until):
+            started = time.perf_counter()
             try:
-                return reader.execute(sql, params).fetchall()
+                rows = reader.execute(sql, params).fetchall()
             except self.driver.module.OperationalError:  # busy (a checkpoint, a writer's lock): the writer's way
                 pass
+            else:
+                elapsed = time.perf_counter() - started
+                if elapsed > SLOW_LOOP_READ_S:
+                    self._pause_loop_reads(elapsed)
+                return rows
         return await self._fetchall(sql, params)
+
+    def _pause_loop_reads(self, elapsed: float) -> None:
+        self._loop_reads_paused_until = time.monotonic() + LOOP_READ_PAUSE_S
+        log.info("a keyed read of %s held the event loop for %.1f ms (pages read from disk?); keyed reads go "
+                 "through the worker thread for the next %.0f s", self.path, elapsed * 1000, LOOP_READ_PAUSE_S)
 
     async def schema_version(self) -> int:
         """The number of the last migration applied (SQLite's `user_version`)."""

@@ -40,7 +40,7 @@ from typing import Any, Self, TypeVar
 
 from moodtape.core.config import Settings
 from moodtape.core.errors import UserError
-from moodtape.training.bench_stats import percentile
+from moodtape.training.bench_stats import LAG_PERIOD_S, percentile, sample_loop_lag
 from moodtape.training.cli_output import positive_int
 
 T = TypeVar("T")
@@ -48,8 +48,6 @@ T = TypeVar("T")
 #: The checkout this module was loaded from (the editable install maps `moodtape` to the repository root).
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FAKE_SERVER = "tests.fakes.telegram_server"
-#: The loop-lag sampler's sleep; its oversleep is the lag.
-LAG_PERIOD_S = 0.01
 #: First ids of the simulated people (private chats: chat id == user id).
 FIRST_USER_ID = 500_000
 
@@ -250,14 +248,6 @@ async def _drive(server: Any, users: int, seconds: float, think: tuple[float, fl
     return tally
 
 
-async def _sample_lag(samples: list[float]) -> None:
-    """Sleep `LAG_PERIOD_S` again and again in the bot's loop; each oversleep (ms) is one lag sample."""
-    while True:
-        started = time.perf_counter()
-        await asyncio.sleep(LAG_PERIOD_S)
-        samples.append(max(0.0, time.perf_counter() - started - LAG_PERIOD_S) * 1000)
-
-
 class _SlowCallbacks(logging.Handler):
     """Collects asyncio debug mode's "Executing <callback> took N seconds" warnings."""
 
@@ -317,7 +307,7 @@ async def bench_bots(settings: Settings, *, users: int, seconds: float, think: t
                     application = telegram_app.build_application(engine, bench_settings)
                     application.add_error_handler(count_error)
                     async with telegram_app.serving(application, poll_timeout_s=2.0):
-                        sampler = asyncio.create_task(_sample_lag(lag_ms))
+                        sampler = asyncio.create_task(sample_loop_lag(lag_ms, LAG_PERIOD_S))
                         started = time.perf_counter()
                         slow.active = True
                         try:

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -33,11 +35,12 @@ import numpy as np
 from tqdm import tqdm
 
 from moodtape.core.config import Settings
+from moodtape.core.errors import UserError
 from moodtape.core.mood.space import GEMS, STRATEGIES, canonical_distribution, describe
 from moodtape.db.connect import connector, pick_driver
 from moodtape.db.models import VECTOR_DIMS
 from moodtape.db.store import Store
-from moodtape.training.bench_stats import latency_ms
+from moodtape.training.bench_stats import LAG_PERIOD_S, latency_ms, loop_lag_sampled
 from moodtape.training.cli_output import positive_int
 
 #: meta key naming the parameters a cached catalogue was built with (a mismatch rebuilds it).
@@ -152,8 +155,8 @@ def _summary(totals: list[float], wall_s: float, parts: dict[str, list[float]], 
 
 async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int], *, k: int, strategy: str,
                             render_chat: Callable[[Any], str], render_similar: Callable[[Any], str],
-                            warmup: int = 3, library: Any = None, library_breadth: int | None = None
-                            ) -> dict[str, Any]:
+                            warmup: int = 3, library: Any = None, library_breadth: int | None = None,
+                            cold_file: Path | None = None) -> dict[str, Any]:
     """Time `engine`'s mood reply per text and `similar` per track id; each part on the way.
 
     `library`: the usearch index `similar` searches (None when the exact scan answers); beside each reply
@@ -163,6 +166,10 @@ async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int],
     graph nodes in the CPU cache and takes half the time, so pairing them made each median a mix of warm
     and cold searches (the ratio moved between 1.7 and 2.2 from run to run).  The store's reads alone are
     timed the same way, on tracks a third of a run away.
+
+    `cold_file`: the catalogue's file, dropped from the OS page cache before the `similar` timings (as after
+    a restart); the event loop's lag is then sampled while they run, each reply followed by a return to the
+    loop as a bot's handler makes: what a read from the disk on the loop's thread would cost every chat.
     """
     strategies = list(STRATEGIES) if strategy == "all" else [strategy]
     for text in texts[:warmup]:  # model load, first-call allocations, page cache
@@ -197,29 +204,40 @@ async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int],
     store_ids = track_ids[third:] + track_ids[:third]
     wall = 0.0
     default_breadth = library.expansion_search if library is not None else None
-    for i, tid in enumerate(tqdm(track_ids, desc="similar", unit="query", leave=False)):
-        query = None
-        if library is not None:  # untimed: the library gets the vector handed
-            stored = await engine.store.get_vector("audio", library_ids[i])
-            query = None if stored is None else np.asarray(stored.vector, dtype=np.float32)
-        if query is not None and i % 2 == 0:
-            alone.append(_library_ms(library, query, k + 1, library_breadth))
-        t0 = time.perf_counter()
-        found = await engine.similar(str(tid), k)
-        t1 = time.perf_counter()
-        reply = render_similar(found)
-        t2 = time.perf_counter()
-        wall += t2 - t0
-        if query is not None and i % 2 == 1:
-            alone.append(_library_ms(library, query, k + 1, library_breadth))
-        parts["search"].append((t1 - t0) * 1000.0)
-        parts["render"].append((t2 - t1) * 1000.0)
-        totals.append((t2 - t0) * 1000.0)
-        produced += bool(found.tracks) and bool(reply)
-        elapsed = await _store_reads_ms(engine.store, store_ids[i], k)
-        if elapsed is not None:
-            reads.append(elapsed)
+    lag_ms: list[float] = []
+    if cold_file is not None:
+        drop_from_page_cache(cold_file)
+    async with loop_lag_sampled(lag_ms) if cold_file is not None else contextlib.nullcontext():
+        for i, tid in enumerate(tqdm(track_ids, desc="similar", unit="query", leave=False)):
+            query = None
+            if library is not None:  # untimed: the library gets the vector handed
+                stored = await engine.store.get_vector("audio", library_ids[i])
+                query = None if stored is None else np.asarray(stored.vector, dtype=np.float32)
+            if query is not None and i % 2 == 0:
+                alone.append(_library_ms(library, query, k + 1, library_breadth))
+            if cold_file is not None:
+                await asyncio.sleep(0)  # back to the loop between steps, as a bot's handlers return to it
+            t0 = time.perf_counter()
+            found = await engine.similar(str(tid), k)
+            t1 = time.perf_counter()
+            reply = render_similar(found)
+            t2 = time.perf_counter()
+            wall += t2 - t0
+            if query is not None and i % 2 == 1:
+                alone.append(_library_ms(library, query, k + 1, library_breadth))
+            parts["search"].append((t1 - t0) * 1000.0)
+            parts["render"].append((t2 - t1) * 1000.0)
+            totals.append((t2 - t0) * 1000.0)
+            produced += bool(found.tracks) and bool(reply)
+            elapsed = await _store_reads_ms(engine.store, store_ids[i], k)
+            if elapsed is not None:
+                reads.append(elapsed)
+            if cold_file is not None:
+                await asyncio.sleep(0)
     similar = _summary(totals, wall, parts, produced)
+    if cold_file is not None:
+        similar["cold_file"] = True
+        similar["loop_lag"] = {**latency_ms(lag_ms, 2), "samples": len(lag_ms), "period_ms": LAG_PERIOD_S * 1000}
     if reads:
         store = latency_ms(reads, 3)
         similar["store_reads_alone"] = {"p50_ms": store["p50_ms"], "p99_ms": store["p99_ms"]}
@@ -232,6 +250,18 @@ async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int],
             similar["store_reads_ratio_to_library_p50"] = round(similar["store_reads_alone"]["p50_ms"]
                                                                 / lib["p50_ms"], 2)
     return {"chat": chat, "similar": similar}
+
+
+def drop_from_page_cache(path: Path) -> None:
+    """Ask the OS to forget the file's cached pages (`posix_fadvise`, Linux), so the next reads come from the
+    disk as after a restart; pages this process has already mapped stay.  A clear error where there is none."""
+    if not hasattr(os, "posix_fadvise"):
+        raise UserError("--cold needs posix_fadvise to drop the file from the page cache (Linux)")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 async def _store_reads_ms(store: Store, track_id: int, k: int) -> float | None:
@@ -290,7 +320,7 @@ def _renderers() -> tuple[Callable[[Any], str], Callable[[Any], str]]:
 async def run_bench_chat(settings: Settings, *, tracks: int, messages: int = 200, queries: int | None = None,
                          k: int | None = None, strategy: str = "match", seed: int = 0, db: Path | None = None,
                          ann_min_tracks: int | None = None, threads: int | None = None,
-                         recall_queries: int = 50) -> dict[str, Any]:
+                         recall_queries: int = 50, cold: bool = False) -> dict[str, Any]:
     from moodtape.core.engine import Engine
     from moodtape.training.bench import machine
     from moodtape.training.bench_emotion import ENGLISH, sample_messages
@@ -319,7 +349,8 @@ async def run_bench_chat(settings: Settings, *, tracks: int, messages: int = 200
         breadth = engine.store.ann.params.expansion_search_stored  # what `similar` by a track searches with
         timings = await bench_chat_engine(engine, texts, ids, k=k, strategy=strategy,
                                           render_chat=render_chat, render_similar=render_similar,
-                                          library=library, library_breadth=breadth)
+                                          library=library, library_breadth=breadth,
+                                          cold_file=path if cold else None)
         timings["similar"].update(await similar_recall(engine.store, ids[:recall_queries]))
     return {"catalogue": catalogue, "k": k, "strategy": strategy, "messages": messages,
             "ann": {"min_tracks": settings.ann_min_tracks, "in_play": in_play, "states": indexes,
@@ -368,6 +399,9 @@ def add_commands(train: argparse._SubParsersAction, evaluate: argparse._SubParse
     chat.add_argument("--recall-queries", type=positive_int, default=50,
                       help="`similar` queries whose neighbours are also found by an exact scan, for recall@10 "
                            "(default 50; an exact scan of 1M vectors takes about 0.3 s)")
+    chat.add_argument("--cold", action="store_true",
+                      help="drop the catalogue file from the OS page cache before timing `similar` (as after a "
+                           "restart; Linux) and report the event loop's lag meanwhile (`similar.loop_lag`)")
     chat.add_argument("--json", action="store_true")
     chat.set_defaults(handler=_bench_chat)
 
@@ -378,5 +412,5 @@ async def _bench_chat(args: argparse.Namespace, settings: Settings) -> int:
     result = await run_bench_chat(settings, tracks=args.tracks, messages=args.messages, queries=args.queries,
                                   k=args.k, strategy=args.strategy, seed=args.seed, db=args.catalogue_db,
                                   ann_min_tracks=args.ann_min_tracks, threads=args.threads,
-                                  recall_queries=args.recall_queries)
+                                  recall_queries=args.recall_queries, cold=args.cold)
     return emit(result, args.json)

@@ -6,11 +6,17 @@ that was really measured; benches report medians and p99s of one run, never a si
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
 
-__all__ = ["latency_ms", "percentile"]
+__all__ = ["LAG_PERIOD_S", "latency_ms", "loop_lag_sampled", "percentile", "sample_loop_lag"]
+
+#: The loop-lag sampler's sleep (`bench bots`, `bench chat --cold`); its oversleep is the lag.
+LAG_PERIOD_S = 0.01
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -28,3 +34,25 @@ def latency_ms(samples_ms: Sequence[float], digits: int = 4, median_key: str = "
         return {median_key: 0.0, "p99_ms": 0.0, "mean_ms": 0.0, "max_ms": 0.0}
     return {median_key: round(statistics.median(ordered), digits), "p99_ms": round(percentile(ordered, 0.99), digits),
             "mean_ms": round(statistics.fmean(ordered), digits), "max_ms": round(ordered[-1], digits)}
+
+
+async def sample_loop_lag(samples_ms: list[float], period_s: float) -> None:
+    """Sleep `period_s` again and again on the running loop until cancelled; each oversleep (ms) is one lag
+    sample: how long something else held the loop (a Discord heartbeat due then would have waited as long)."""
+    while True:
+        started = time.perf_counter()
+        await asyncio.sleep(period_s)
+        samples_ms.append(max(0.0, time.perf_counter() - started - period_s) * 1000)
+
+
+@contextlib.asynccontextmanager
+async def loop_lag_sampled(samples_ms: list[float], period_s: float = LAG_PERIOD_S) -> AsyncIterator[None]:
+    """`sample_loop_lag` running for the duration of the block (started before the block's first step)."""
+    task = asyncio.create_task(sample_loop_lag(samples_ms, period_s))
+    await asyncio.sleep(period_s)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

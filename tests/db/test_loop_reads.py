@@ -5,14 +5,17 @@ aside whenever it cannot (a busy file, many keys, `:memory:`, an unknown table l
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from moodtape.db.connection import LOOP_READ_KEYS
+from moodtape.db import connection
+from moodtape.db.connection import LOOP_READ_KEYS, SLOW_LOOP_READ_S
 from moodtape.db.models import TRACK_COLUMNS, NewTrack, Track
 from moodtape.db.store import Store
 from moodtape.db.vec0_details import shadow_layout_ok
@@ -25,11 +28,14 @@ class CountingReader:
         self.reader, self.error = reader, error
         self.threads: list[int] = []
         self.fail = False
+        self.delay_s = 0.0
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         self.threads.append(threading.get_ident())
         if self.fail:
             raise self.error("database is locked")
+        if self.delay_s:  # as if the pages had to come from the disk
+            time.sleep(self.delay_s)
         return self.reader.execute(sql, params)
 
     def close(self) -> None:
@@ -99,6 +105,31 @@ async def test_a_busy_reader_or_many_keys_go_through_aiosqlite(tmp_path: Path) -
         assert sorted(await store.get_tracks(ids)) == sorted(ids)  # more keys than a loop read may look up
         assert len(reader.threads) == before
         assert len(await store.get_tracks(ids[:3])) == 3 and len(reader.threads) == before + 1
+    finally:
+        await store.close()
+
+
+async def test_a_read_that_waited_for_the_disk_sends_the_next_ones_to_aiosqlite_for_a_while(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cold file makes a loop-thread read wait for the disk, holding every chat meanwhile: after one slow
+    read the others go the long way (same answers) until the pause ends, and the log says why."""
+    monkeypatch.setattr(connection, "LOOP_READ_PAUSE_S", 0.5)
+    store, reader = await _store_with_counting_reader(tmp_path / "a.db")
+    try:
+        ids = [await _add(store, i) for i in range(3)]
+        reader.delay_s = SLOW_LOOP_READ_S * 2
+        with caplog.at_level("INFO", logger="moodtape.db.connection"):
+            assert (await store.get_track(ids[0])).title == "song 0"  # the slow read still answers
+        assert "held the event loop" in caplog.text
+        reader.delay_s = 0.0
+        before = len(reader.threads)
+        assert (await store.get_track(ids[1])).title == "song 1"
+        assert sorted(await store.get_tracks(ids)) == sorted(ids)
+        assert len(reader.threads) == before  # paused: aiosqlite's thread answered both
+        await asyncio.sleep(0.6)
+        assert (await store.get_track(ids[2])).title == "song 2"
+        assert reader.threads[before:] == [threading.get_ident()]  # the pause is over: the loop reads again
     finally:
         await store.close()
 

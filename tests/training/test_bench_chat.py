@@ -4,6 +4,7 @@ catalogue reused and a changed one rebuilt."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,19 @@ def test_bench_chat_compares_similar_with_the_index_library_alone(tmp_path: Path
     reads = similar["store_reads_alone"]  # the store's part of a reply, for the split of the overhead
     assert 0 < reads["p50_ms"] <= reads["p99_ms"]
     assert similar["store_reads_ratio_to_library_p50"] == pytest.approx(reads["p50_ms"] / alone["p50_ms"], rel=0.01)
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="dropping a file from the page cache needs Linux")
+def test_bench_chat_cold_reports_the_loop_lag_while_similar_reads_a_dropped_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--cold`: the catalogue file leaves the page cache before `similar` is timed, and the event loop's lag
+    meanwhile is reported (what a disk read on the loop's thread would cost every other chat)."""
+    monkeypatch.setenv("MOODTAPE_DATA_DIR", str(tmp_path / "data"))
+    code = main(["bench", "chat", "--tracks", "300", "--messages", "2", "--queries", "30", "--recall-queries", "2",
+                 "--cold", "--db", str(tmp_path / "bench.db"), "--json"])
+    assert code == 0
+    similar = json.loads(capsys.readouterr().out)["similar"]
+    assert similar["cold_file"] is True and similar["replies_with_songs"] == 30
+    lag = similar["loop_lag"]
+    assert lag["samples"] > 0 and lag["period_ms"] == 10.0
+    assert 0 <= lag["p50_ms"] <= lag["p99_ms"] <= lag["max_ms"]
