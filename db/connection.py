@@ -93,6 +93,8 @@ class Database:
         self._tx_lock = asyncio.Lock()
         self._reader = reader
         self._loop_reads_paused_until = float("-inf")
+        #: How many times keyed reads left the loop's thread after a slow one (benchmarks report it).
+        self.loop_read_pauses = 0
 
     @classmethod
     async def open(cls, path: Path | str, *, create: bool = True) -> Self:
@@ -179,6 +181,7 @@ class Database:
 
     def _pause_loop_reads(self, elapsed: float) -> None:
         self._loop_reads_paused_until = time.monotonic() + LOOP_READ_PAUSE_S
+        self.loop_read_pauses += 1
         log.info("a keyed read of %s held the event loop for %.1f ms (pages read from disk?); keyed reads go "
                  "through the worker thread for the next %.0f s", self.path, elapsed * 1000, LOOP_READ_PAUSE_S)
 

@@ -54,6 +54,9 @@ def test_bench_chat_times_real_replies(tmp_path: Path, capsys: pytest.CaptureFix
     assert not (tmp_path / "data" / "moodtape.db").exists()  # the user's database is not touched
     assert similar["recall_at_10"] == 1.0 and "library_alone" not in similar  # the exact scan answered
     assert 0 < similar["store_reads_alone"]["p50_ms"] <= similar["store_reads_alone"]["p99_ms"]
+    assert out["catalogue"]["read_into_page_cache_s"] >= 0  # the file was read once before the timings
+    for part in (chat, similar):  # how often keyed reads left the loop's thread (a count, not a timing check)
+        assert isinstance(part["loop_read_pauses"], int) and part["loop_read_pauses"] >= 0
 
 
 def test_bench_chat_compares_similar_with_the_index_library_alone(tmp_path: Path,
