@@ -48,8 +48,9 @@ def f32_rows(index: Index, keys: np.ndarray) -> Sequence[np.ndarray | None]:
 
     `Index.get` rebuilds two dtype tables and a tuple of views in Python on every call: ~50 us when the CPU
     caches are cold (as they are right after a search) against ~14 us for the compiled lookup it wraps, and
-    a `similar` reply makes two such calls.  The compiled object (`_compiled`, the same in every usearch 2.x)
-    answers directly when present; otherwise the public `get` does.
+    a `similar` reply makes two such calls.  The compiled object (`_compiled`, private: seen in usearch 2.26,
+    where `get` itself calls `get_many(keys, dtype)`) answers directly when present; otherwise the public `get`
+    does, and a test checks that both give the same rows.
     """
     compiled = getattr(index, "_compiled", None)
     if compiled is not None:

@@ -21,6 +21,14 @@ from moodtape.db.store import Store
 from moodtape.db.vec0_details import shadow_layout_ok
 
 
+@pytest.fixture(autouse=True)
+def _no_pause_from_a_busy_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count which thread read: a read slowed past `SLOW_LOOP_READ_S` by a loaded machine would
+    pause loop reads and move the count, so the threshold is out of reach here (the pause's own test sets
+    the delay it needs above it)."""
+    monkeypatch.setattr(connection, "SLOW_LOOP_READ_S", 10.0)
+
+
 class CountingReader:
     """The store's reader, counting the statements it ran and on which thread; `fail` makes it busy."""
 
@@ -115,6 +123,7 @@ async def test_a_read_that_waited_for_the_disk_sends_the_next_ones_to_aiosqlite_
     """A cold file makes a loop-thread read wait for the disk, holding every chat meanwhile: after one slow
     read the others go the long way (same answers) until the pause ends, and the log says why."""
     monkeypatch.setattr(connection, "LOOP_READ_PAUSE_S", 0.5)
+    monkeypatch.setattr(connection, "SLOW_LOOP_READ_S", SLOW_LOOP_READ_S)
     store, reader = await _store_with_counting_reader(tmp_path / "a.db")
     try:
         ids = [await _add(store, i) for i in range(3)]
