@@ -14,18 +14,26 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DETAILS_BY_ID", "SHADOW", "TRACKS_WITH_DETAILS", "shadow_layout_ok"]
+__all__ = ["DETAILS_BY_ID", "DETAILS_COLUMN", "SHADOW", "TRACKS_WITH_DETAILS", "details_of", "shadow_layout_ok"]
 
 #: sqlite-vec 0.1's shadow table of `vec_mood`'s auxiliary columns (the first one, `details`, is value00).
 SHADOW = "vec_mood_auxiliary"
 
-#: SELECT of tracks (columns spliced in by the caller) with their mood details, one of each form.
+#: SELECT of tracks (columns spliced in by the caller) with their mood details, one of each form; `{details}`
+#: is `details_of(column, tags_only)` of the form's details column (`DETAILS_COLUMN`).
 TRACKS_WITH_DETAILS = {
-    True: "SELECT {columns}, a.value00 AS mood_details FROM tracks t "
+    True: "SELECT {columns}, {details} AS mood_details FROM tracks t "
           f"LEFT JOIN {SHADOW} a ON a.rowid = t.id WHERE t.id IN ({{marks}})",
-    False: "SELECT {columns}, (SELECT details FROM vec_mood m WHERE m.track_id = t.id) AS mood_details "
+    False: "SELECT {columns}, (SELECT {details} FROM vec_mood m WHERE m.track_id = t.id) AS mood_details "
            "FROM tracks t WHERE t.id IN ({marks})",
 }
+DETAILS_COLUMN = {True: "a.value00", False: "m.details"}
+
+
+def details_of(column: str, tags_only: bool) -> str:
+    """The SQL for a row's details: the whole JSON, or (`tags_only`) a JSON object of its `top_tags` alone,
+    cut out by SQLite's JSON functions before Python parses anything."""
+    return f"json_object('top_tags', json_extract({column}, '$.top_tags'))" if tags_only else column
 
 
 #: (track id, details) of the ids in `{marks}`, straight from the shadow table (a plain table: `IN` is a lookup).

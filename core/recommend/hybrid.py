@@ -152,7 +152,7 @@ async def blend(
             scored.append((sum(w * s for w, s in parts) / sum(w for w, _ in parts), tid))
     scored.sort(key=lambda item: (-item[0], item[1]))
     top = scored[:k]
-    tracks, moods = await store.tracks_with_moods(tid for _, tid in top)
+    tracks, moods = await store.tracks_with_moods((tid for _, tid in top), tags_only=True)  # reasons: top tags
     out = []
     for score, tid in top:
         track = tracks.get(tid)

@@ -170,7 +170,7 @@ async def audio_neighbours(
     # catalogue (the index, a keyed read), where gathering them would only schedule two more tasks.
     compares = version.startswith(descriptor.NAME)
     vectors = await store.get_vectors("audio", ids) if compares else {}
-    tracks, moods = await store.tracks_with_moods(ids)
+    tracks, moods = await store.tracks_with_moods(ids, tags_only=True)  # the reasons show the top tags alone
     out = []
     for hit in hits:
         track = tracks.get(hit.track_id)

@@ -157,8 +157,10 @@ class PgStore(PgTracks, PgVectors, PgJobs, PlaylistReads, PgDatabase):
         return {"min_tracks": 0, "params": {"m": 32, "ef_construction": 128, "ef_search": self.ef_search},
                 "folder": None, "indexes": indexes}
 
-    async def tracks_with_moods(self, ids: Iterable[int]) -> tuple[dict[int, Track], dict[int, StoredVector]]:
-        """The tracks of `ids` and their mood rows (the SQLite store's interface; two reads on the pool)."""
+    async def tracks_with_moods(self, ids: Iterable[int], *, tags_only: bool = False
+                                ) -> tuple[dict[int, Track], dict[int, StoredVector]]:
+        """The tracks of `ids` and their mood rows (the SQLite store's interface; two reads on the pool).
+        `tags_only` is accepted and the whole details returned: they hold the `top_tags` asked for."""
         wanted = list(dict.fromkeys(int(i) for i in ids))
         tracks, moods = await asyncio.gather(self.get_tracks(wanted), self.get_vectors("mood", wanted))
         return tracks, {tid: mood for tid, mood in moods.items() if tid in tracks}

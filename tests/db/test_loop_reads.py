@@ -16,6 +16,7 @@ import pytest
 
 from moodtape.db import connection
 from moodtape.db.connection import LOOP_READ_KEYS, SLOW_LOOP_READ_S
+from moodtape.core.results import top_tags_of
 from moodtape.db.models import TRACK_COLUMNS, NewTrack, Track
 from moodtape.db.store import Store
 from moodtape.db.vec0_details import shadow_layout_ok
@@ -194,6 +195,28 @@ async def test_details_from_the_shadow_table_are_vec0s(tmp_path: Path) -> None:
         assert store._details_from_shadow is True  # the layout of this sqlite-vec checked out
     finally:
         await plain.close()
+        await store.close()
+
+
+async def test_tags_only_reads_give_the_same_songs_points_and_top_tags(tmp_path: Path) -> None:
+    """`tags_only` (what a `similar` reply reads) cuts the details down to `top_tags` in SQL, through either
+    form of the read, and changes nothing else; rows with no details or no tags show no tags."""
+    store = await _mood_catalogue(tmp_path / "a.db", 300)
+    try:
+        await store.put_vector("mood", 22, [0.1, 0.2], "m1", {"gems": {"power": 0.9}, "top_tags": ["rock", "loud"],
+                                                            "tags": {"rock": 2.1, "loud": 1.4}})
+        await store.put_vector("mood", 29, [0.3, 0.1], "m1", {"gems": {"power": 0.2}})  # details, no tags
+        ids = [1, 2, 22, 29, 300, 1000]
+        full = await store.tracks_with_moods(ids)
+        assert full[1][22].details["tags"] == {"rock": 2.1, "loud": 1.4}
+        for shadow in (True, False):
+            store._details_from_shadow = shadow
+            tracks, moods = await store.tracks_with_moods(ids, tags_only=True)
+            assert tracks == full[0] and sorted(moods) == sorted(full[1])
+            assert {tid: m.vector for tid, m in moods.items()} == {tid: m.vector for tid, m in full[1].items()}
+            assert moods[22].details == {"top_tags": ["rock", "loud"]} and moods[1].details == {"top_tags": ["tag1"]}
+            assert top_tags_of(moods[29]) == top_tags_of(moods[2]) == ()
+    finally:
         await store.close()
 
 
