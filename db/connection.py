@@ -13,8 +13,11 @@ reader read while the writer writes; it never waits for a lock (busy timeout 0: 
 through aiosqlite instead) and it is not used while this process has a transaction open, whose uncommitted
 rows only the writer's connection can see.  A read from pages that are not in memory waits for the disk
 and holds the whole loop meanwhile (up to 125 ms seen on the 1M-track bench file just evicted from the page
-cache): after one read slower than `SLOW_LOOP_READ_S`, keyed reads go through aiosqlite's thread for
-`LOOP_READ_PAUSE_S`, so a cold file costs the loop at most one such wait per pause.
+cache): after one read slower than `SLOW_LOOP_READ_S` that made the thread wait for the disk (its major
+page faults or blocks read went up; where the OS does not count them per thread, any slow read), keyed
+reads go through aiosqlite's thread for `LOOP_READ_PAUSE_S`, so a cold file costs the loop at most one such
+wait per pause.  A read slowed by a busy CPU alone (the emotion model's threads, say) does not pause them:
+aiosqlite's thread would wait for the CPU as well, and the hop would cost every reply for nothing.
 
 The concern modules (tracks, vectors, playlists, jobs, meta) subclass `Database` and only add queries.
 """
@@ -39,16 +42,33 @@ __all__ = ["Database"]
 
 log = logging.getLogger(__name__)
 
+try:  # per-thread resource counts: Linux; elsewhere a slow read alone is taken for a wait for the disk
+    import resource
+
+    _RUSAGE_THREAD: int | None = getattr(resource, "RUSAGE_THREAD", None)
+except ImportError:  # Windows
+    _RUSAGE_THREAD = None
+
 _MEMORY = ":memory:"
 #: The most keys a read on the loop's thread may look up (~0.01-0.04 ms each): a reply's songs and their
 #: vectors; the hundreds of rows of a playlist or a re-ranking pool go to aiosqlite's thread.
 LOOP_READ_KEYS = 32
-#: A keyed read from pages in memory takes 0.02-0.1 ms; one slower than this waited for the disk (a file not
-#: read since a restart, pages evicted under memory pressure) or for the CPU, holding the event loop.
+#: A keyed read from pages in memory takes 0.02-0.1 ms; one slower than this that made the thread read from
+#: the disk (a file not read since a restart, pages evicted under memory pressure) held the event loop.
 SLOW_LOOP_READ_S = 0.005
 #: After such a read, keyed reads go through aiosqlite's thread for this long (those reads bring the file's
 #: pages back into memory without holding the loop); then the loop's thread is tried again.
 LOOP_READ_PAUSE_S = 30.0
+
+
+def disk_waits() -> int | None:
+    """Major page faults plus blocks read from the disk by the calling thread so far (a read through the
+    memory map that misses the page cache is a major fault; one through `read` a block input); None where
+    the OS does not count them per thread.  About 1 us."""
+    if _RUSAGE_THREAD is None:
+        return None
+    usage = resource.getrusage(_RUSAGE_THREAD)
+    return usage.ru_majflt + usage.ru_inblock
 
 
 def _location(path: Path | str, create: bool) -> str:
@@ -167,6 +187,7 @@ class Database:
         reader = self._reader
         if (reader is not None and len(params) <= LOOP_READ_KEYS and not self._tx_lock.locked()
                 and time.monotonic() >= self._loop_reads_paused_until):
+            waits = disk_waits()
             started = time.perf_counter()
             try:
                 rows = reader.execute(sql, params).fetchall()
@@ -174,7 +195,7 @@ class Database:
                 pass
             else:
                 elapsed = time.perf_counter() - started
-                if elapsed > SLOW_LOOP_READ_S:
+                if elapsed > SLOW_LOOP_READ_S and (waits is None or (disk_waits() or 0) > waits):
                     self._pause_loop_reads(elapsed)
                 return rows
         return await self._fetchall(sql, params)
@@ -182,7 +203,7 @@ class Database:
     def _pause_loop_reads(self, elapsed: float) -> None:
         self._loop_reads_paused_until = time.monotonic() + LOOP_READ_PAUSE_S
         self.loop_read_pauses += 1
-        log.info("a keyed read of %s held the event loop for %.1f ms (pages read from disk?); keyed reads go "
+        log.info("a keyed read of %s waited %.1f ms for the disk on the event loop's thread; keyed reads go "
                  "through the worker thread for the next %.0f s", self.path, elapsed * 1000, LOOP_READ_PAUSE_S)
 
     async def schema_version(self) -> int:

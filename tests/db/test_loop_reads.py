@@ -6,6 +6,7 @@ aside whenever it cannot (a busy file, many keys, `:memory:`, an unknown table l
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from pathlib import Path
@@ -38,13 +39,16 @@ class CountingReader:
         self.threads: list[int] = []
         self.fail = False
         self.delay_s = 0.0
+        self.faults = 0
+        self.faults_per_slow_read = 1
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         self.threads.append(threading.get_ident())
         if self.fail:
             raise self.error("database is locked")
-        if self.delay_s:  # as if the pages had to come from the disk
+        if self.delay_s:  # slow: waiting for the disk (`faults` counts it, as the kernel would) or the CPU
             time.sleep(self.delay_s)
+            self.faults += self.faults_per_slow_read
         return self.reader.execute(sql, params)
 
     def close(self) -> None:
@@ -126,12 +130,13 @@ async def test_a_read_that_waited_for_the_disk_sends_the_next_ones_to_aiosqlite_
     monkeypatch.setattr(connection, "LOOP_READ_PAUSE_S", 0.5)
     monkeypatch.setattr(connection, "SLOW_LOOP_READ_S", SLOW_LOOP_READ_S)
     store, reader = await _store_with_counting_reader(tmp_path / "a.db")
+    monkeypatch.setattr(connection, "disk_waits", lambda: reader.faults)  # the thread's major faults, faked
     try:
         ids = [await _add(store, i) for i in range(3)]
         reader.delay_s = SLOW_LOOP_READ_S * 2
         with caplog.at_level("INFO", logger="moodtape.db.connection"):
             assert (await store.get_track(ids[0])).title == "song 0"  # the slow read still answers
-        assert "held the event loop" in caplog.text
+        assert "for the disk on the event loop" in caplog.text
         reader.delay_s = 0.0
         before = len(reader.threads)
         assert (await store.get_track(ids[1])).title == "song 1"
@@ -142,6 +147,34 @@ async def test_a_read_that_waited_for_the_disk_sends_the_next_ones_to_aiosqlite_
         assert reader.threads[before:] == [threading.get_ident()]  # the pause is over: the loop reads again
     finally:
         await store.close()
+
+
+async def test_a_read_slowed_by_a_busy_cpu_alone_keeps_the_loop_reads(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the OS counts a thread's disk waits, a slow read that made none (the CPU was busy elsewhere)
+    does not pause loop reads: the worker thread would wait for the CPU too.  Where it does not count them,
+    a slow read is taken for a disk wait."""
+    monkeypatch.setattr(connection, "SLOW_LOOP_READ_S", SLOW_LOOP_READ_S)
+    store, reader = await _store_with_counting_reader(tmp_path / "a.db")
+    try:
+        ids = [await _add(store, i) for i in range(2)]
+        reader.delay_s, reader.faults_per_slow_read = SLOW_LOOP_READ_S * 2, 0
+        monkeypatch.setattr(connection, "disk_waits", lambda: reader.faults)
+        assert (await store.get_track(ids[0])).title == "song 0"
+        assert store.loop_read_pauses == 0
+        monkeypatch.setattr(connection, "disk_waits", lambda: None)
+        assert (await store.get_track(ids[1])).title == "song 1"
+        assert store.loop_read_pauses == 1
+    finally:
+        await store.close()
+
+
+def test_disk_waits_are_counted_per_thread_where_the_os_can() -> None:
+    waits = connection.disk_waits()
+    if sys.platform.startswith("linux"):
+        assert isinstance(waits, int) and waits >= 0
+    else:
+        assert waits is None or waits >= 0
 
 
 async def test_an_in_memory_database_has_no_second_reader() -> None:
