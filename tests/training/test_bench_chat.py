@@ -95,3 +95,14 @@ def test_bench_chat_cold_reports_the_loop_lag_while_similar_reads_a_dropped_file
     lag = similar["loop_lag"]
     assert lag["samples"] > 0 and lag["period_ms"] == 10.0
     assert 0 <= lag["p50_ms"] <= lag["p99_ms"] <= lag["max_ms"]
+
+
+def test_bench_chat_cold_says_clearly_where_the_page_cache_cannot_be_dropped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOODTAPE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delattr(os, "posix_fadvise", raising=False)  # as on macOS and Windows
+    code = main(["bench", "chat", "--tracks", "50", "--messages", "1", "--queries", "2", "--recall-queries", "1",
+                 "--cold", "--db", str(tmp_path / "bench.db")])
+    captured = capsys.readouterr()
+    assert code != 0 and "--cold needs posix_fadvise" in captured.err
+    assert "Traceback" not in captured.err
