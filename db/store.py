@@ -9,7 +9,6 @@ opens the file, applies migrations and owns the transaction lock.  Only what spa
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,9 +17,9 @@ from moodtape.db.jobs import Jobs
 from moodtape.db.meta import Meta
 from moodtape.db.models import VECTOR_DIMS, StoredVector, Track
 from moodtape.db.playlists import Playlists
-from moodtape.db.sql import chunks, marks
+from moodtape.db.sql import chunks
 from moodtape.db.tracks import TRACK_COLUMNS, Tracks
-from moodtape.db.vec0_details import DETAILS_COLUMN, TRACKS_WITH_DETAILS, details_of
+from moodtape.db.vec0_details import tracks_with_details
 from moodtape.db.vectors import Vectors, moods_from
 
 __all__ = ["Store", "StoreError"]
@@ -28,13 +27,6 @@ __all__ = ["Store", "StoreError"]
 _TRACK_STATUSES = ("ready", "pending", "failed", "metadata_only")
 #: TRACK_COLUMNS of `tracks t`, for statements that join it.
 _T_COLUMNS = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
-
-
-@functools.lru_cache(maxsize=128)
-def _tracks_with_details(shadow: bool, count: int, tags_only: bool) -> str:
-    """The statement reading `count` tracks with their mood details, built once per form and size."""
-    return TRACKS_WITH_DETAILS[shadow].format(columns=_T_COLUMNS, marks=marks(count),
-                                              details=details_of(DETAILS_COLUMN[shadow], tags_only))
 
 
 class Store(Tracks, Vectors, Playlists, Jobs, Meta):
@@ -71,7 +63,8 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
         shadow = await self.details_in_shadow()
         rows: list[Any] = []
         for chunk in chunks(wanted):
-            rows += await self._fetch_keyed(_tracks_with_details(shadow, len(chunk), tags_only), chunk)
+            statement = tracks_with_details(_T_COLUMNS, len(chunk), shadow=shadow, tags_only=tags_only)
+            rows += await self._fetch_keyed(statement, chunk)
         tracks = {int(row[0]): Track.from_columns(row) for row in rows}
         # Which tracks have a mood is the index's answer: a mood row may have no details.
         points = await self.ann.vectors("mood", list(tracks))

@@ -12,28 +12,35 @@ table when the check fails: a later sqlite-vec that stores auxiliary columns dif
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-__all__ = ["DETAILS_BY_ID", "DETAILS_COLUMN", "SHADOW", "TRACKS_WITH_DETAILS", "details_of", "shadow_layout_ok"]
+from moodtape.db.sql import marks
+
+__all__ = ["DETAILS_BY_ID", "SHADOW", "shadow_layout_ok", "tracks_with_details"]
 
 #: sqlite-vec 0.1's shadow table of `vec_mood`'s auxiliary columns (the first one, `details`, is value00).
 SHADOW = "vec_mood_auxiliary"
 
-#: SELECT of tracks (columns spliced in by the caller) with their mood details, one of each form; `{details}`
-#: is `details_of(column, tags_only)` of the form's details column (`DETAILS_COLUMN`).
-TRACKS_WITH_DETAILS = {
+#: SELECT of tracks (columns spliced in) with their mood details, one of each form (shadow table or not).
+_TRACKS_WITH_DETAILS = {
     True: "SELECT {columns}, {details} AS mood_details FROM tracks t "
           f"LEFT JOIN {SHADOW} a ON a.rowid = t.id WHERE t.id IN ({{marks}})",
     False: "SELECT {columns}, (SELECT {details} FROM vec_mood m WHERE m.track_id = t.id) AS mood_details "
            "FROM tracks t WHERE t.id IN ({marks})",
 }
-DETAILS_COLUMN = {True: "a.value00", False: "m.details"}
+_DETAILS_COLUMN = {True: "a.value00", False: "m.details"}
 
 
-def details_of(column: str, tags_only: bool) -> str:
-    """The SQL for a row's details: the whole JSON, or (`tags_only`) a JSON object of its `top_tags` alone,
-    cut out by SQLite's JSON functions before Python parses anything."""
-    return f"json_object('top_tags', json_extract({column}, '$.top_tags'))" if tags_only else column
+@functools.lru_cache(maxsize=128)
+def tracks_with_details(columns: str, count: int, *, shadow: bool, tags_only: bool) -> str:
+    """The statement reading `count` tracks (`columns` of `tracks t`) with their mood details as its last
+    column, from the shadow table or (not `shadow`) through vec0; built once per form and size.  `tags_only`:
+    a JSON object of the details' `top_tags` alone, cut out by SQLite before Python parses anything."""
+    details = _DETAILS_COLUMN[shadow]
+    if tags_only:
+        details = f"json_object('top_tags', json_extract({details}, '$.top_tags'))"
+    return _TRACKS_WITH_DETAILS[shadow].format(columns=columns, details=details, marks=marks(count))
 
 
 #: (track id, details) of the ids in `{marks}`, straight from the shadow table (a plain table: `IN` is a lookup).

@@ -40,7 +40,7 @@ from typing import Any, Self, TypeVar
 
 from moodtape.core.config import Settings
 from moodtape.core.errors import UserError
-from moodtape.training.bench_stats import LAG_PERIOD_S, percentile, sample_loop_lag
+from moodtape.training.bench_stats import loop_lag_sampled, percentile
 from moodtape.training.cli_output import positive_int
 
 T = TypeVar("T")
@@ -306,8 +306,7 @@ async def bench_bots(settings: Settings, *, users: int, seconds: float, think: t
                     warmup_s = time.perf_counter() - started
                     application = telegram_app.build_application(engine, bench_settings)
                     application.add_error_handler(count_error)
-                    async with telegram_app.serving(application, poll_timeout_s=2.0):
-                        sampler = asyncio.create_task(sample_loop_lag(lag_ms, LAG_PERIOD_S))
+                    async with telegram_app.serving(application, poll_timeout_s=2.0), loop_lag_sampled(lag_ms):
                         started = time.perf_counter()
                         slow.active = True
                         try:
@@ -315,7 +314,6 @@ async def bench_bots(settings: Settings, *, users: int, seconds: float, think: t
                                                             refusals))
                         finally:
                             slow.active = False
-                            sampler.cancel()
                         elapsed = time.perf_counter() - started
                 finally:
                     await engine.close()

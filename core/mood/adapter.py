@@ -213,4 +213,3 @@ class AdapterModel:
         fast = getattr(self, "fast_forward", None)  # set by `mood.speed.optimise` (ONNX Runtime int8)
         return tokenized_probabilities(self, texts,
                                        fast or (lambda enc: self.net(enc["input_ids"], enc["attention_mask"])))
-
