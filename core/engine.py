@@ -43,7 +43,7 @@ from moodtape.core.recommend import continuation, taste
 from moodtape.core.recommend.continuation import ContinueResult
 from moodtape.core.recommend.hybrid import has_own_music, similar_to_audio, similar_tracks
 from moodtape.core.recommend.mood_match import songs_for_mood
-from moodtape.core.recommend.similar import MAX_ID, existing_file, find_track, query_text
+from moodtape.core.recommend.similar import MAX_ID, QueryRow, existing_file, find_track, query_text, track_id
 from moodtape.core.recommend.title import (
     MAX_TITLE_CHARS,
     TitleIndexCache,
@@ -308,11 +308,31 @@ class Engine:
         if candidate is not None:
             return await self.similar_to_file(candidate, k, user_ref=user_ref)
         text = query_text(query)
-        if looks_like_link(text):
+        wanted = track_id(text)  # a number is never a link
+        if wanted is not None and self.settings.demo != "always":
+            by_id = await self._similar_by_id(wanted, text, k, user_ref=user_ref)
+            if by_id is not None:
+                return by_id
+        elif wanted is None and looks_like_link(text):
             return await self.similar_to_link(text, k, user_ref=user_ref)
         store, catalogue, track = await self._find_query_track(text)
         return await self._similar_to_track(store, track, k, SimilarQuery("track", text, catalogue, track),
                                             user_ref=user_ref)
+
+    async def _similar_by_id(self, wanted: int, text: str, k: int, *, user_ref: str | None
+                             ) -> SimilarResult | None:
+        """`similar` by the id of a ready track of the database, its row read after the search with its
+        neighbours' (`QueryRow`: one keyed read fewer, ~50 us of a 1.2 ms reply at a million tracks); None
+        when that is not what the id names (no such track here, not ready, a demo id): the general way then
+        answers, or says why, as if this had not been tried."""
+        row = QueryRow(wanted)
+        try:
+            tracks = await self._similar_tracks(self.store, row, k, user_ref=user_ref)
+        except QueryError:
+            return None
+        if row.track is None or row.track.status != "ready":
+            return None
+        return SimilarResult(query=SimilarQuery("track", text, "database", row.track), tracks=tracks)
 
     async def _find_query_track(self, text: str) -> tuple[Store, Catalogue, Track]:
         """The catalogue track a query names, and the store and catalogue it is in.
@@ -433,11 +453,15 @@ class Engine:
 
     async def _similar_to_track(self, store: Store, track: Track, k: int, query: SimilarQuery, *,
                                 user_ref: str | None = None) -> SimilarResult:
-        tracks = await taste.personalised(
+        tracks = await self._similar_tracks(store, track, k, user_ref=user_ref)
+        return SimilarResult(query=query, tracks=tracks)
+
+    async def _similar_tracks(self, store: Store, track: Track | QueryRow, k: int, *, user_ref: str | None
+                              ) -> list[RecommendedTrack]:
+        return await taste.personalised(
             store, user_ref, k, lambda n: similar_tracks(store, track, n, weight_audio=self.settings.weight_audio,
                                                          weight_cf=self.settings.weight_cf),
             half_life_days=self.settings.taste_half_life_days)
-        return SimilarResult(query=query, tracks=tracks)
 
     async def continue_playlist(self, queries: list[str], k: int | None = None, *, user_ref: str | None = None
                                 ) -> ContinueResult:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from moodtape.core.mood.reader import MoodReading
-from moodtape.db.models import StoredVector, Track
+from moodtape.db.models import StoredVector, Track, filled
 
 #: Which store answered: the user's own database, or the bundled demo while the database cannot answer yet.
 Catalogue = Literal["database", "demo"]
@@ -36,17 +36,21 @@ class RecommendedTrack:
 
     @classmethod
     def from_track(cls, track: Track, score: float, reason: str,
-                   mood: tuple[float, float] | StoredVector | None = None) -> RecommendedTrack:
-        """`mood`: the track's stored mood row (its point and its tags), or just a (valence, arousal) point."""
-        tags = top_tags_of(mood) if isinstance(mood, StoredVector) else ()
+                   mood: tuple[float, float] | StoredVector | None = None,
+                   tags: tuple[str, ...] | None = None) -> RecommendedTrack:
+        """`mood`: the track's stored mood row (its point and its tags), or just a (valence, arousal) point;
+        `tags`: its `top_tags_of` when the caller has them already (a reason line said them)."""
+        if tags is None:
+            tags = top_tags_of(mood) if isinstance(mood, StoredVector) else ()
         point = (mood.vector[0], mood.vector[1]) if isinstance(mood, StoredVector) else mood
-        return cls(
-            id=track.id, title=track.title, artist=track.artist, album=track.album, source=track.source,
-            score=round(float(score), 4), reason=reason,
-            valence=None if point is None else round(float(point[0]), 3),
-            arousal=None if point is None else round(float(point[1]), 3), tags=tags,
-            duration_s=track.duration_s, source_kind=track.source_kind, external_id=track.external_id,
-        )
+        return filled(cls, {  # every field, typed here: a `similar` reply makes five right after its search
+            "id": track.id, "title": track.title, "artist": track.artist, "album": track.album,
+            "source": track.source, "score": round(float(score), 4), "reason": reason,
+            "valence": None if point is None else round(float(point[0]), 3),
+            "arousal": None if point is None else round(float(point[1]), 3), "tags": tags,
+            "duration_s": track.duration_s, "source_kind": track.source_kind,
+            "external_id": track.external_id,
+        })
 
     @property
     def label(self) -> str:
@@ -68,7 +72,7 @@ class RecommendedTrack:
 def top_tags_of(mood: StoredVector | None) -> tuple[str, ...]:
     """The words stored with a track's mood at ingestion (`top_tags`), () for tracks analysed before tags."""
     words = (mood.details or {}).get("top_tags") if mood is not None else None
-    return tuple(str(w) for w in words) if isinstance(words, list) else ()
+    return tuple(map(str, words)) if isinstance(words, list) else ()
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 behind `db.pg.PgStore` with the same methods (`open_store` picks by location); imports neither core nor bot.
 
 Modules by concern: `connection` (open, WAL, migrations, transactions), `tracks`, `vectors`, `playlists`
-(with feedback), `jobs` (queue and leases), `meta` (keys, user prefs, backups); `models` holds the plain
-records that cross the boundary and `errors` db's one error, `StoreError`.
+(with feedback), `jobs` (queue and leases), `meta` (keys, user prefs, backups); what a reply reads of its
+songs' moods: `mood_card` (a copy on each track's row) and `vec0_details` (whole details); `models` holds the
+plain records that cross the boundary and `errors` db's one error, `StoreError`.
 """
 
 from moodtape.db.errors import StoreError

@@ -8,13 +8,14 @@ changes go through `transaction()` (BEGIN IMMEDIATE) so a crash leaves either al
 
 Keyed reads of a few rows (a track by id, a reply's songs) may instead run on the event loop's own thread,
 on a second, read-only connection to the same file (`_fetch_keyed`): such a read takes 0.02-0.1 ms, a hop to
-aiosqlite's thread and back ~0.25 ms on two cores, and a `similar` reply makes two of them.  WAL lets that
+aiosqlite's thread and back ~0.25 ms on two cores, and a `similar` reply makes one.  WAL lets that
 reader read while the writer writes; it never waits for a lock (busy timeout 0: a busy file sends the read
 through aiosqlite instead) and it is not used while this process has a transaction open, whose uncommitted
 rows only the writer's connection can see.  A read from pages that are not in memory waits for the disk
 and holds the whole loop meanwhile (up to 125 ms seen on the 1M-track bench file just evicted from the page
 cache): after one read slower than `SLOW_LOOP_READ_S` that made the thread wait for the disk (its major
-page faults or blocks read went up; where the OS does not count them per thread, any slow read), keyed
+page faults or blocks read went up since a count at most `WAITS_BASELINE_S` old; where the OS does not
+count them per thread, any slow read), keyed
 reads go through aiosqlite's thread for `LOOP_READ_PAUSE_S`, so a cold file costs the loop at most one such
 wait per pause.  A read slowed by a busy CPU alone (the emotion model's threads, say) does not pause them:
 aiosqlite's thread would wait for the CPU as well, and the hop would cost every reply for nothing.
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -59,6 +61,10 @@ SLOW_LOOP_READ_S = 0.005
 #: After such a read, keyed reads go through aiosqlite's thread for this long (those reads bring the file's
 #: pages back into memory without holding the loop); then the loop's thread is tried again.
 LOOP_READ_PAUSE_S = 30.0
+#: A slow read's disk waits are counted from a baseline at most this old (s): taking the count before every
+#: read cost 17 us right after a search (a `getrusage` call), a fifth of the read itself.  Disk waits of the
+#: loop's thread in the second before a slow read are then taken for that read's.
+WAITS_BASELINE_S = 1.0
 
 
 def disk_waits() -> int | None:
@@ -113,6 +119,11 @@ class Database:
         self._tx_lock = asyncio.Lock()
         self._reader = reader
         self._loop_reads_paused_until = float("-inf")
+        #: The loop thread's `disk_waits` at `_waits_at` (monotonic s) on thread `_waits_thread`: what a slow
+        #: keyed read's count is compared with (see `_fetch_keyed`).
+        self._waits: int | None = None
+        self._waits_at = float("-inf")
+        self._waits_thread = 0
         #: How many times keyed reads left the loop's thread after a slow one (benchmarks report it).
         self.loop_read_pauses = 0
 
@@ -185,9 +196,12 @@ class Database:
         aiosqlite.  Never for scans: they would stall the loop.  One that turns out slow (the disk answered)
         pauses these reads on the loop's thread for `LOOP_READ_PAUSE_S`."""
         reader = self._reader
+        now = time.monotonic()
         if (reader is not None and len(params) <= LOOP_READ_KEYS and not self._tx_lock.locked()
-                and time.monotonic() >= self._loop_reads_paused_until):
-            waits = disk_waits()
+                and now >= self._loop_reads_paused_until):
+            thread = threading.get_ident()
+            if now - self._waits_at > WAITS_BASELINE_S or thread != self._waits_thread:
+                self._waits, self._waits_at, self._waits_thread = disk_waits(), now, thread
             started = time.perf_counter()
             try:
                 rows = reader.execute(sql, params).fetchall()
@@ -195,8 +209,11 @@ class Database:
                 pass
             else:
                 elapsed = time.perf_counter() - started
-                if elapsed > SLOW_LOOP_READ_S and (waits is None or (disk_waits() or 0) > waits):
-                    self._pause_loop_reads(elapsed)
+                if elapsed > SLOW_LOOP_READ_S:
+                    waits = disk_waits()
+                    if waits is None or self._waits is None or waits > self._waits:
+                        self._pause_loop_reads(elapsed)
+                    self._waits, self._waits_at = waits, now
                 return rows
         return await self._fetchall(sql, params)
 

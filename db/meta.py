@@ -19,8 +19,9 @@ class Meta(Database):
     """Queries over `meta` and `user_prefs`, and the backup of the whole file."""
 
     async def get_meta(self, key: str) -> str | None:
-        row = await self._fetchone("SELECT value FROM meta WHERE key = ?", (key,))
-        return row[0] if row else None
+        """A key's value (None: not set); a keyed read, which a reply makes when its cached state expires."""
+        rows = await self._fetch_keyed("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     async def set_meta(self, key: str, value: str) -> None:
         async with self.transaction() as conn:

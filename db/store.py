@@ -16,6 +16,7 @@ from moodtape.db.errors import StoreError
 from moodtape.db.jobs import Jobs
 from moodtape.db.meta import Meta
 from moodtape.db.models import VECTOR_DIMS, StoredVector, Track
+from moodtape.db.mood_card import mood_of, tracks_with_cards
 from moodtape.db.playlists import Playlists
 from moodtape.db.sql import chunks
 from moodtape.db.tracks import TRACK_COLUMNS, Tracks
@@ -27,6 +28,8 @@ __all__ = ["Store", "StoreError"]
 _TRACK_STATUSES = ("ready", "pending", "failed", "metadata_only")
 #: TRACK_COLUMNS of `tracks t`, for statements that join it.
 _T_COLUMNS = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
+#: Where the mood card's columns start in a row of `tracks_with_cards`.
+_CARD_AT = len(TRACK_COLUMNS.split(","))
 
 
 class Store(Tracks, Vectors, Playlists, Jobs, Meta):
@@ -48,29 +51,41 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
                                 ) -> tuple[dict[int, Track], dict[int, StoredVector]]:
         """The tracks of `ids` and their mood rows (of the tracks that exist): what a reply shows of each song.
 
-        On a large catalogue (mood index ready) one statement reads both the tracks and their mood details
-        (from sqlite-vec's shadow table when its layout checks out, `db.vec0_details`) and the index
-        supplies the mood points; otherwise the two reads of `get_tracks` and `get_vectors` are queued
-        together.  `tags_only`: the caller reads only `details["top_tags"]` (a `similar` reply), so on the
-        large-catalogue path the details are cut down to it in SQL: a whole details JSON (a dozen tags with
-        scores, nine GEMS values) took 85 us to parse for five songs right after a search, its tags 19 us.
-        The other paths give the whole details, which hold the same `top_tags`.
+        `tags_only`: the caller reads a mood's point and `details["top_tags"]` alone (a `similar` reply),
+        which the tracks' own rows hold (`db.mood_card`): one keyed read of `tracks`, at any catalogue size.
+        Otherwise the whole details: on a large catalogue (mood index ready) one statement reads the tracks
+        with their details (from sqlite-vec's shadow table when its layout checks out, `db.vec0_details`) and
+        the index supplies the mood points; on a small one the reads of `get_tracks` and `get_vectors` are
+        queued together.
         """
-        wanted = list(dict.fromkeys(int(i) for i in ids))
+        wanted = list(dict.fromkeys(map(int, ids)))
+        if tags_only:
+            return await self._tracks_with_cards(wanted)
         if not wanted or self.ann.state("mood") != "ready":
             tracks, moods = await asyncio.gather(self.get_tracks(wanted), self.get_vectors("mood", wanted))
             return tracks, {tid: mood for tid, mood in moods.items() if tid in tracks}
         shadow = await self.details_in_shadow()
         rows: list[Any] = []
         for chunk in chunks(wanted):
-            statement = tracks_with_details(_T_COLUMNS, len(chunk), shadow=shadow, tags_only=tags_only)
-            rows += await self._fetch_keyed(statement, chunk)
+            rows += await self._fetch_keyed(tracks_with_details(_T_COLUMNS, len(chunk), shadow=shadow), chunk)
         tracks = {int(row[0]): Track.from_columns(row) for row in rows}
         # Which tracks have a mood is the index's answer: a mood row may have no details.
         points = await self.ann.vectors("mood", list(tracks))
         if points is None:  # the index stopped being ready meanwhile (a rebuild): the table answers
             return tracks, await self.get_vectors("mood", list(tracks))
         return tracks, moods_from(points, {int(row[0]): row[-1] for row in rows})  # mood_details: last column
+
+    async def _tracks_with_cards(self, ids: list[int]) -> tuple[dict[int, Track], dict[int, StoredVector]]:
+        tracks: dict[int, Track] = {}
+        moods: dict[int, StoredVector] = {}
+        for chunk in chunks(ids):
+            for row in await self._fetch_keyed(tracks_with_cards(TRACK_COLUMNS, len(chunk)), chunk):
+                track_id = row[0]
+                tracks[track_id] = Track.from_columns(row)
+                mood = mood_of(track_id, row[_CARD_AT:])
+                if mood is not None:
+                    moods[track_id] = mood
+        return tracks, moods
 
     async def stats(self) -> dict[str, Any]:
         """Counts for `moodtape stats`: tracks by status and source, vectors by model, playlists, jobs."""

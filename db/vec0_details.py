@@ -4,10 +4,11 @@ vec0 keeps an auxiliary column (`+details TEXT`) in a plain shadow table, `vec_m
 value00)`, whose rowid is the row's integer primary key (the track id).  Reading the details through the
 virtual table costs ~40 us a row (vec0 also locates the row's chunk and its metadata); reading the shadow
 table is a B-tree lookup, which took a reply's five songs from 0.33 to 0.11 ms on the 1M-track bench
-catalogue.  `Vectors` reads every mood's details this way (`get_vectors` from a ready index, and
-`Store.tracks_with_moods`).  The layout is sqlite-vec's internal business, so it is checked once per connection (the table
-and its column exist and agree with vec0's own answer for a row) and every read goes through the virtual
-table when the check fails: a later sqlite-vec that stores auxiliary columns differently only loses speed.
+catalogue.  `Vectors` reads every mood's whole details this way (`get_vectors` from a ready index, and
+`Store.tracks_with_moods` for the mood reply; a `similar` reply's top tags come from `db.mood_card`).  The
+layout is sqlite-vec's internal business, so it is checked once per connection (the table and its column
+exist and agree with vec0's own answer for a row) and every read goes through the virtual table when the
+check fails: a later sqlite-vec that stores auxiliary columns differently only loses speed.
 """
 
 from __future__ import annotations
@@ -33,14 +34,11 @@ _DETAILS_COLUMN = {True: "a.value00", False: "m.details"}
 
 
 @functools.lru_cache(maxsize=128)
-def tracks_with_details(columns: str, count: int, *, shadow: bool, tags_only: bool) -> str:
+def tracks_with_details(columns: str, count: int, *, shadow: bool) -> str:
     """The statement reading `count` tracks (`columns` of `tracks t`) with their mood details as its last
-    column, from the shadow table or (not `shadow`) through vec0; built once per form and size.  `tags_only`:
-    a JSON object of the details' `top_tags` alone, cut out by SQLite before Python parses anything."""
-    details = _DETAILS_COLUMN[shadow]
-    if tags_only:
-        details = f"json_object('top_tags', json_extract({details}, '$.top_tags'))"
-    return _TRACKS_WITH_DETAILS[shadow].format(columns=columns, details=details, marks=marks(count))
+    column, from the shadow table or (not `shadow`) through vec0; built once per form and size."""
+    return _TRACKS_WITH_DETAILS[shadow].format(columns=columns, details=_DETAILS_COLUMN[shadow],
+                                               marks=marks(count))
 
 
 #: (track id, details) of the ids in `{marks}`, straight from the shadow table (a plain table: `IN` is a lookup).

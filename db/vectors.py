@@ -24,6 +24,7 @@ from moodtape.db.ann import DEFAULT_MIN_TRACKS, AnnIndexes
 from moodtape.db.ann_log import log_changes
 from moodtape.db.connection import Database
 from moodtape.db.models import VECTOR_DIMS, Neighbor, StoredVector
+from moodtape.db.mood_card import card_values, clear_cards, set_cards
 from moodtape.db.sql import NOW, chunks, marks
 from moodtape.db.vec0_details import DETAILS_BY_ID, shadow_layout_ok
 
@@ -48,17 +49,15 @@ def vector_table(kind: str) -> str:
 def _checked(vector: Vector, kind: str, *, finite_known: bool = False) -> np.ndarray:
     """`vector` as a flat float32 array of `kind`'s length; NaN and infinities refused unless
     `finite_known` (a vector read back from the store, checked when it was written)."""
-    array = np.asarray(vector, dtype=np.float32).reshape(-1)
     expected = VECTOR_DIMS[kind]
+    if finite_known and type(vector) is np.ndarray and vector.dtype == np.float32 and vector.shape == (expected,):
+        return vector  # a stored row as the index gave it: nothing to convert or check (12 us after a search)
+    array = np.asarray(vector, dtype=np.float32).reshape(-1)
     if array.shape[0] != expected:
         raise ValueError(f"{kind} vectors have {expected} dimensions, got {array.shape[0]}")
     if not finite_known and not np.isfinite(array).all():
         raise ValueError(f"{kind} vector has NaN or infinite values")
     return array
-
-
-def _blob(vector: Vector, kind: str) -> bytes:
-    return _checked(vector, kind).tobytes()
 
 
 def _select(kind: str) -> str:
@@ -92,13 +91,15 @@ async def _put_vector(
 ) -> None:
     """Replace one vector inside the caller's transaction (vec0 tables have no upsert: delete + insert)."""
     table = vector_table(kind)
-    blob = _blob(vector, kind)
+    array = _checked(vector, kind)
+    blob = array.tobytes()
     await conn.execute(f"DELETE FROM {table} WHERE track_id = ?", (track_id,))
     if kind == "mood":
         await conn.execute(
             f"INSERT INTO {table} (track_id, embedding, model_version, details) VALUES (?, ?, ?, ?)",
             (track_id, blob, model_version, json.dumps(details or {})),
         )
+        await set_cards(conn, [(track_id, card_values(array, model_version, details))])
     else:
         await conn.execute(
             f"INSERT INTO {table} (track_id, embedding, model_version) VALUES (?, ?, ?)",
@@ -111,6 +112,8 @@ async def delete_vectors(conn: aiosqlite.Connection, kinds: Iterable[str], track
     """Delete a track's vectors of `kinds` inside the caller's transaction (logged for the ANN indexes)."""
     for kind in kinds:
         await conn.execute(f"DELETE FROM {vector_table(kind)} WHERE track_id = ?", (track_id,))
+        if kind == "mood":
+            await clear_cards(conn, [track_id])
         await log_changes(conn, kind, [(track_id, None)], "delete")
 
 
@@ -182,18 +185,34 @@ class Vectors(Database):
     async def put_vectors(self, kind: str, rows: Iterable[tuple[int, Vector]], model_version: str) -> int:
         """Replace many vectors of one kind at once (CF refreshes write thousands)."""
         table = vector_table(kind)
-        prepared = [(int(track_id), _blob(vector, kind)) for track_id, vector in rows]
+        prepared = [(int(track_id), _checked(vector, kind)) for track_id, vector in rows]
         async with self.transaction() as conn:
             await conn.executemany(f"DELETE FROM {table} WHERE track_id = ?", [(tid,) for tid, _ in prepared])
             await conn.executemany(
                 f"INSERT INTO {table} (track_id, embedding, model_version) VALUES (?, ?, ?)",
-                [(tid, blob, model_version) for tid, blob in prepared],
+                [(tid, array.tobytes(), model_version) for tid, array in prepared],
             )
+            if kind == "mood":  # no details here: cards without tags
+                await set_cards(conn, [(tid, card_values(array, model_version, None))
+                                       for tid, array in prepared])
             await log_changes(conn, kind, [(tid, model_version) for tid, _ in prepared], "put")
         return len(prepared)
 
     async def get_vector(self, kind: str, track_id: int) -> StoredVector | None:
         return (await self.get_vectors(kind, [track_id])).get(int(track_id))
+
+    async def vector_array(self, kind: str, track_id: int) -> tuple[np.ndarray, str] | None:
+        """A track's `kind` vector as a float32 array, with its model version; None when it has none.
+
+        What a search by a track's own vector needs: from a ready index it is the index's row as is, where
+        `get_vector`'s list of floats, made back into an array, cost 34 us of a `similar` reply (128 floats
+        each way, right after the previous search).  The array is read-only.
+        """
+        indexed = await self.ann.vectors(kind, [track_id])
+        if indexed is not None:
+            return indexed.get(int(track_id))
+        stored = await self.get_vector(kind, track_id)
+        return None if stored is None else (np.asarray(stored.vector, dtype=np.float32), stored.model_version)
 
     async def get_vectors(self, kind: str, track_ids: Iterable[int] | None = None) -> dict[int, StoredVector]:
         """Vectors of `kind` for `track_ids` (all of them when None: CF refreshes read the whole table).

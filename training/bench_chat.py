@@ -34,11 +34,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from moodtape.core.audio.musicnn_tags import KINDS
 from moodtape.core.config import Settings
 from moodtape.core.errors import UserError
 from moodtape.core.mood.space import GEMS, STRATEGIES, canonical_distribution, describe
 from moodtape.db.connect import connector, pick_driver
 from moodtape.db.models import VECTOR_DIMS
+from moodtape.db.mood_card import CARD_COLUMNS, card_values
 from moodtape.db.store import Store
 from moodtape.training.bench_stats import LAG_PERIOD_S, latency_ms, loop_lag_sampled
 from moodtape.training.cli_output import positive_int
@@ -46,6 +48,12 @@ from moodtape.training.cli_output import positive_int
 #: meta key naming the parameters a cached catalogue was built with (a mismatch rebuilds it).
 CATALOGUE_KEY = "bench.chat.catalogue"
 _BATCH = 20_000
+#: What the synthetic rows hold; a catalogue built by an earlier format is rebuilt (2: tags in the details).
+_FORMAT = 2
+#: What the synthetic songs are tagged with (the tagger's canonical words but eras, 12 kept per song as
+#: `core.audio.musicnn_tags.stored_tags` keeps them).
+_TAG_WORDS = tuple(word for word, kind in KINDS.items() if kind != "era")
+_TAGS_KEPT = 12
 _WORDS = ("blue", "night", "river", "echo", "gold", "paper", "storm", "velvet", "neon", "glass", "winter",
           "fire", "slow", "city", "ghost", "summer", "lonely", "electric", "quiet", "wild")
 
@@ -67,13 +75,17 @@ def _title(rng: np.random.Generator, i: int) -> tuple[str, str, str]:
     return (f"{_WORDS[a].title()} {_WORDS[b]} {i}", f"Artist {i % 9973}", f"{_WORDS[c].title()} {_WORDS[d]} {i % 4999}")
 
 
-def _mood_details(valence: float, arousal: float, gems: np.ndarray) -> str:
-    """The JSON the pipeline stores beside a mood vector (`SongMood.details()`), for a synthetic song."""
+def _mood_details(valence: float, arousal: float, gems: np.ndarray, tag_picks: np.ndarray,
+                  tag_scores: np.ndarray) -> dict[str, Any]:
+    """The details the pipeline stores beside a mood vector (`SongMood.details()` with the tagger's kept
+    `tags` and their `top_tags`), for a synthetic song: 12 tags of `_TAG_WORDS` by index, their scores."""
     scores = {name: round(float(s), 4) for name, s in zip(GEMS, gems)}
     top = sorted(scores.items(), key=lambda item: -item[1])[:3]
     moods = canonical_distribution(valence, arousal)
-    return json.dumps({"gems": scores, "top_gems": [name for name, _ in top], "mood": max(moods, key=moods.get),
-                       "description": describe(valence, arousal)})
+    tags = {_TAG_WORDS[i]: round(float(p), 4) for i, p in zip(tag_picks, tag_scores)}
+    return {"gems": scores, "top_gems": [name for name, _ in top], "mood": max(moods, key=moods.get),
+            "description": describe(valence, arousal), "tags": tags,
+            "top_tags": sorted(tags, key=lambda tag: -tags[tag])[:3]}
 
 
 def _write(path: Path, n: int, seed: int, clusters: int, audio_version: str, mood_version: str) -> None:
@@ -91,22 +103,25 @@ def _write(path: Path, n: int, seed: int, clusters: int, audio_version: str, moo
                 audio /= np.linalg.norm(audio, axis=1, keepdims=True)
                 mood = np.clip(rng.normal(0.0, 0.45, (size, 2)), -1.0, 1.0).astype(np.float32)
                 gems = rng.random((size, len(GEMS)))
+                tag_picks = np.argsort(rng.random((size, len(_TAG_WORDS))), axis=1)[:, :_TAGS_KEPT]
+                tag_scores = rng.random((size, _TAGS_KEPT))
+                details = [_mood_details(float(mood[j, 0]), float(mood[j, 1]), gems[j], tag_picks[j],
+                                         tag_scores[j]) for j in range(size)]
                 rows = []
-                for i in ids:
+                for j, i in enumerate(ids):
                     title, artist, album = _title(rng, i)
                     rows.append((i, title, artist, album, 180.0, "file", f"/music/bench/{i}.flac", f"bench-{seed}-{i}",
-                                 "ready"))
+                                 "ready", *card_values(mood[j], mood_version, details[j])))
                 conn.execute("BEGIN")
                 conn.executemany(
                     "INSERT INTO tracks (id, title, artist, album, duration_s, source_kind, source, content_hash, "
-                    "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    f"status, {CARD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 conn.executemany(
                     "INSERT INTO vec_audio (track_id, embedding, model_version) VALUES (?, ?, ?)",
                     [(i, audio[j].tobytes(), audio_version) for j, i in enumerate(ids)])
-                conn.executemany(
+                conn.executemany(  # the mood card above: what the store's writes keep beside these rows
                     "INSERT INTO vec_mood (track_id, embedding, model_version, details) VALUES (?, ?, ?, ?)",
-                    [(i, mood[j].tobytes(), mood_version,
-                      _mood_details(float(mood[j, 0]), float(mood[j, 1]), gems[j])) for j, i in enumerate(ids)])
+                    [(i, mood[j].tobytes(), mood_version, json.dumps(details[j])) for j, i in enumerate(ids)])
                 conn.execute("COMMIT")
                 bar.update(size)
     finally:
@@ -128,8 +143,8 @@ async def build_catalogue(path: Path, n: int, *, seed: int = 0, clusters: int = 
     if n < 1:
         raise ValueError("the catalogue needs at least one track")
     audio_version, mood_version = current_versions()
-    key = json.dumps({"tracks": n, "seed": seed, "clusters": clusters, "audio": audio_version, "mood": mood_version},
-                     sort_keys=True)
+    key = json.dumps({"tracks": n, "seed": seed, "clusters": clusters, "audio": audio_version,
+                      "mood": mood_version, "format": _FORMAT}, sort_keys=True)
     info = {"tracks": n, "seed": seed, "clusters": clusters, "audio_version": audio_version,
             "mood_version": mood_version, "db": str(path)}
     if path.is_file():
@@ -280,16 +295,16 @@ def drop_from_page_cache(path: Path) -> None:
 
 
 async def _store_reads_ms(store: Store, track_id: int, k: int) -> float | None:
-    """The store calls `similar` by id makes, in its order, timed; None for a track without a sound vector."""
+    """The store calls `similar` by id makes, in its order, timed (its vector, the search, one read of the
+    neighbours' rows with the track's own: `QueryRow`); None for a track without a sound vector."""
     t0 = time.perf_counter()
-    track = await store.get_track(track_id)
-    stored = await store.get_vector("audio", track_id)
-    if track is None or stored is None:
+    found = await store.vector_array("audio", track_id)
+    if found is None:
         return None
-    hits = await store.knn("audio", np.asarray(stored.vector, dtype=np.float32), k, exclude={track_id},
-                           stored_query=True)
-    await store.tracks_with_moods([h.track_id for h in hits], tags_only=True)
-    return (time.perf_counter() - t0) * 1000.0
+    hits = await store.knn("audio", found[0], k, exclude={track_id}, stored_query=True)
+    tracks, _ = await store.tracks_with_moods([*(h.track_id for h in hits), track_id], tags_only=True)
+    elapsed = (time.perf_counter() - t0) * 1000.0
+    return elapsed if track_id in tracks else None
 
 
 def _library_ms(index: Any, query: np.ndarray, count: int, breadth: int | None) -> float:

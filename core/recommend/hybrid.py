@@ -18,7 +18,13 @@ import numpy as np
 from moodtape.core.cf.search import knn_in_versions
 from moodtape.core.cf.state import CFState, load_bridge, load_state
 from moodtape.core.errors import QueryError
-from moodtape.core.recommend.similar import audio_neighbours, metadata_relation, sound_phrase
+from moodtape.core.recommend.similar import (
+    QueryRow,
+    audio_neighbours,
+    metadata_relation,
+    rows_for_reply,
+    sound_phrase,
+)
 from moodtape.core.results import RecommendedTrack, top_tags_of
 from moodtape.db.models import StoredVector, Track
 from moodtape.db.store import Store
@@ -62,24 +68,31 @@ async def _predicted_cf(store: Store, state: CFState | None, audio: np.ndarray, 
     return bridge.predict(audio)[0]
 
 
-async def similar_tracks(store: Store, track: Track, k: int, *, weight_audio: float, weight_cf: float
-                         ) -> list[RecommendedTrack]:
-    """Neighbours of a catalogue track by sound and playlists; a clear error when it has neither vector."""
+async def similar_tracks(store: Store, track: Track | QueryRow, k: int, *, weight_audio: float,
+                         weight_cf: float) -> list[RecommendedTrack]:
+    """Neighbours of a catalogue track by sound and playlists; a clear error when it has neither vector.
+
+    A `QueryRow` (the track known by id alone) has its row read with the neighbours' (`QueryRow.track`)."""
     # One after the other: both are usually answered in memory (the state is cached, the vector comes from
     # the index), where gathering them would only add the scheduling of two tasks (~0.1 ms) to the reply.
     state = await load_state(store)
-    stored = await store.get_vector("audio", track.id)
-    cf, predicted = await _cf_of(store, state, track.id)
-    audio = np.asarray(stored.vector, dtype=np.float32) if stored is not None else None
-    if cf is None and stored is not None:
-        cf = await _predicted_cf(store, state, audio, stored.model_version)  # type: ignore[arg-type]
+    audio, audio_version = await store.vector_array("audio", track.id) or (None, None)
+    # Without a collaborative state (no playlists yet) there is nothing to read: no coroutines to run either.
+    cf, predicted = await _cf_of(store, state, track.id) if state is not None else (None, False)
+    if cf is None and audio is not None and state is not None:
+        cf = await _predicted_cf(store, state, audio, audio_version)  # type: ignore[arg-type]
         predicted = cf is not None
     if audio is None and cf is None:
+        if isinstance(track, QueryRow):  # no search to read the row with: the error needs it now
+            track.track = await store.get_track(track.id)
+            if track.track is None:
+                raise QueryError(f"there is no track #{track.id} in the catalogue")
+            track = track.track
         status = _NO_VECTOR.get(track.status, "has no audio vector")
         if track.status == "failed" and track.error:
             status = f"could not be embedded ({track.error})"
         raise QueryError(f"\"{track.label}\" {status} and no playlist history yet, so I cannot compare it yet")
-    query = Query(audio, stored.model_version if stored else None, cf, predicted, audio_stored=True)
+    query = Query(audio, audio_version, cf, predicted, audio_stored=True)
     return await blend(store, state, query, k, weight_audio=weight_audio, weight_cf=weight_cf,
                        exclude={track.id}, query_track=track)
 
@@ -100,7 +113,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 async def blend(
     store: Store, state: CFState | None, query: Query, k: int, *, weight_audio: float, weight_cf: float,
-    exclude: set[int] | None = None, query_track: Track | None = None,
+    exclude: set[int] | None = None, query_track: Track | QueryRow | None = None,
 ) -> list[RecommendedTrack]:
     exclude = set(exclude or ())
     use_audio = query.audio is not None and (weight_audio > 0 or query.cf is None or weight_cf <= 0)
@@ -152,7 +165,7 @@ async def blend(
             scored.append((sum(w * s for w, s in parts) / sum(w for w, _ in parts), tid))
     scored.sort(key=lambda item: (-item[0], item[1]))
     top = scored[:k]
-    tracks, moods = await store.tracks_with_moods((tid for _, tid in top), tags_only=True)  # reasons: top tags
+    tracks, moods, query_row = await rows_for_reply(store, [tid for _, tid in top], query_track)
     out = []
     for score, tid in top:
         track = tracks.get(tid)
@@ -160,14 +173,15 @@ async def blend(
             continue
         candidate_predicted = tid in cf_stored and cf_stored[tid].model_version != state.version
         mood = moods.get(tid)
+        tags = top_tags_of(mood)
         reason = _reason(
-            query, query_track, track, score,
+            query, query_row, track, score,
             audio=audio_sim.get(tid), cf=cf_sim.get(tid),
             by_audio=tid in found_by_audio, by_cf=tid in found_by_cf,
             audio_vector=audio_vectors.get(tid), predicted=query.cf_predicted or candidate_predicted,
-            tags=top_tags_of(mood),
+            tags=tags,
         )
-        out.append(RecommendedTrack.from_track(track, score, reason, mood))
+        out.append(RecommendedTrack.from_track(track, score, reason, mood, tags))
     return out
 
 

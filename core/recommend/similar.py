@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ from moodtape.core.audio import descriptor_layout as descriptor
 from moodtape.core.errors import QueryError
 from moodtape.core.results import RecommendedTrack, top_tags_of
 from moodtape.core.text import clean_text, split_artist_title
-from moodtape.db.models import Neighbor, Track
+from moodtape.db.models import Neighbor, StoredVector, Track
 from moodtape.db.store import Store
 
 #: How each handcrafted feature group is named in a reason line.
@@ -95,6 +96,33 @@ async def find_track(store: Store, query: str) -> Track:
     return found[0]
 
 
+@dataclass
+class QueryRow:
+    """The catalogue track a `similar` by id asks about, known by its id alone until its row is read: in the
+    same statement as its neighbours' rows, after the search (`rows_for_reply`).
+
+    Why: right after a search a keyed read costs ~50 us whatever its size (cold CPU caches; one row or six
+    take about as long), so reading the query's row up front made one such read more per reply.  `track` is
+    the row once read (None before, or when the track is gone).
+    """
+
+    id: int
+    track: Track | None = None
+
+
+async def rows_for_reply(store: Store, ids: Iterable[int], query_track: Track | QueryRow | None
+                         ) -> tuple[dict[int, Track], dict[int, StoredVector], Track | None]:
+    """The rows and moods of a reply's songs (`tags_only`: its reasons show top tags), and the query's track:
+    read with them, and kept in the `QueryRow`, when only its id was known."""
+    if not isinstance(query_track, QueryRow):
+        tracks, moods = await store.tracks_with_moods(ids, tags_only=True)
+        return tracks, moods, query_track
+    tracks, moods = await store.tracks_with_moods([*ids, query_track.id], tags_only=True)
+    moods.pop(query_track.id, None)
+    query_track.track = tracks.pop(query_track.id, None)
+    return tracks, moods, query_track.track
+
+
 #: Where each feature group starts in a handcrafted vector (for `np.add.reduceat`).
 _GROUP_STARTS = np.cumsum([0] + [size for _, size, _ in descriptor.GROUPS[:-1]])
 
@@ -148,10 +176,10 @@ async def audio_neighbours(
     k: int,
     *,
     exclude: set[int] | None = None,
-    query_track: Track | None = None,
+    query_track: Track | QueryRow | None = None,
     stored_query: bool = False,
 ) -> list[RecommendedTrack]:
-    """The k nearest tracks of `version` by sound, with their reasons.
+    """The k nearest tracks of `version` by sound, with their reasons (a `QueryRow` is read with them).
 
     The search runs without the version filter first (vec0 scans a filtered KNN ~4x slower, and rows of an
     older model are rare); each hit says which version matched, so when they are all of `version` they are
@@ -163,14 +191,12 @@ async def audio_neighbours(
         hits = await store.knn("audio", vector, k, model_version=version, exclude=exclude or set(),
                                stored_query=stored_query)
     ids = [h.track_id for h in hits]
-    if not ids:
-        return []
     # Only handcrafted vectors' reasons compare the two vectors (by feature group); a tagger's reasons are
     # its tags, which come with the mood rows.  One read after the other: both are in-process on a large
     # catalogue (the index, a keyed read), where gathering them would only schedule two more tasks.
     compares = version.startswith(descriptor.NAME)
     vectors = await store.get_vectors("audio", ids) if compares else {}
-    tracks, moods = await store.tracks_with_moods(ids, tags_only=True)  # the reasons show the top tags alone
+    tracks, moods, query = await rows_for_reply(store, ids, query_track)
     out = []
     for hit in hits:
         track = tracks.get(hit.track_id)
@@ -179,9 +205,8 @@ async def audio_neighbours(
         score = 1.0 - hit.distance
         stored = vectors.get(hit.track_id)
         mood = moods.get(hit.track_id)
-        reason = audio_reason(
-            vector, np.asarray(stored.vector) if stored else None, version, score, query_track, track,
-            top_tags_of(mood),
-        )
-        out.append(RecommendedTrack.from_track(track, score, reason, mood))
+        tags = top_tags_of(mood)
+        stored_vector = np.asarray(stored.vector) if stored else None
+        reason = audio_reason(vector, stored_vector, version, score, query, track, tags)
+        out.append(RecommendedTrack.from_track(track, score, reason, mood, tags))
     return out

@@ -122,6 +122,11 @@ class PgVectors(PgDatabase):
     async def get_vector(self, kind: str, track_id: int) -> StoredVector | None:
         return (await self.get_vectors(kind, [track_id])).get(int(track_id))
 
+    async def vector_array(self, kind: str, track_id: int) -> tuple[np.ndarray, str] | None:
+        """A track's `kind` vector as a float32 array, with its model version (the SQLite store's interface)."""
+        stored = await self.get_vector(kind, track_id)
+        return None if stored is None else (np.asarray(stored.vector, dtype=np.float32), stored.model_version)
+
     async def get_vectors(self, kind: str, track_ids: Iterable[int] | None = None) -> dict[int, StoredVector]:
         """Vectors of `kind` for `track_ids` (all of them when None)."""
         extra = ", details" if kind == "mood" else ""

@@ -255,6 +255,11 @@ async def test_vectors_read_through_the_index_are_the_tables(tmp_path: Path, dat
                 got = through_index[track_id]
                 assert got.vector == stored.vector and got.model_version == stored.model_version
                 assert got.details == stored.details
+                for reader in (store, worker):  # the array a search by this track starts from, both ways
+                    array, version = await reader.vector_array(kind, track_id)
+                    assert array.dtype == np.float32 and array.tolist() == stored.vector
+                    assert version == stored.model_version
+            assert await store.vector_array(kind, N + 50) is None and await worker.vector_array(kind, N + 50) is None
         assert (await store.get_vector("mood", 17)).details == {"top_tags": ["tag17"]}
         for i in (1, 17):  # rows for two of the tracks: a reply's details are read in one statement
             await store.add_track(NewTrack(id=i, title=f"song {i}", source_kind="file", content_hash=f"h{i}"))
@@ -268,6 +273,8 @@ async def test_vectors_read_through_the_index_are_the_tables(tmp_path: Path, dat
         changed = await store.get_vectors("audio", [17, 2999])
         assert list(changed) == [17] and changed[17].model_version == "v2"
         assert changed[17].vector == pytest.approx((-data[17]).tolist())
+        array, version = await store.vector_array("audio", 17)  # this connection's write, at once
+        assert version == "v2" and array.tolist() == changed[17].vector
         mood = await store.get_vector("mood", 17)
         assert (mood.vector, mood.model_version, mood.details) == ([0.5, -0.5], "m2", {"top_tags": ["new"]})
     finally:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from moodtape.bot.cli import main
+from moodtape.core.results import top_tags_of
 from moodtape.db.models import NewTrack
 from moodtape.db.pg.store import PgStore
 from moodtape.db.store import Store
@@ -28,7 +29,8 @@ async def _fill(store: Store) -> None:
                                                 content_hash=f"h{i}", source=f"/m/{i}.mp3", duration_s=30.5 + i))
         await store.mark_ready(tid, {"audio": (_unit(i, 128), "audio-v1" if i < 4 else "audio-v2"),
                                      "mood": ([0.1 * i, -0.2], "mood-v1")},
-                               details={"mood": {"gems": {"calm": 0.1 * i}}})
+                               details={"mood": {"gems": {"calm": 0.1 * i},
+                                                 "top_tags": [f"tag{i}", "piano"]}})
         ids.append(tid)
     demo, _ = await store.add_track(NewTrack(title="Catalogue", source_kind="catalogue", external_id="deezer:9",
                                              status="metadata_only", id=1_000_000))
@@ -52,8 +54,12 @@ async def _everything(store: Any) -> dict[str, Any]:
     vectors = {kind: {tid: (np.round(v.vector, 6).tolist(), v.model_version, v.details)
                       for tid, v in (await store.get_vectors(kind)).items()} for kind in ("audio", "cf", "mood")}
     query = _unit(2, 128)
+    tracks = await store.list_tracks()
+    _, shown = await store.tracks_with_moods([t.id for t in tracks], tags_only=True)  # what replies show
     return {
-        "tracks": await store.list_tracks(),
+        "tracks": tracks,
+        "reply_moods": {tid: (np.round(m.vector, 6).tolist(), m.model_version, top_tags_of(m))
+                        for tid, m in shown.items()},
         "vectors": vectors,
         "pairs": await store.playlist_pairs(),
         "feedback": await store.feedback(),
@@ -120,8 +126,9 @@ def test_copy_to_postgres_and_back_keeps_everything(tmp_path: Path, pg_url: str,
     assert code == 0 and report["matches"] and report["tables"]["tracks"]["target_after"] == 8
     got = asyncio.run(_read(back))
     assert got["tracks"][:-1] == want["tracks"] and got["tracks"][-1].title == "after"
-    assert {k: got[k] for k in ("vectors", "pairs", "feedback", "jobs", "meta", "pref", "knn")} == {
-        k: want[k] for k in ("vectors", "pairs", "feedback", "jobs", "meta", "pref", "knn")}
+    same = ("vectors", "reply_moods", "pairs", "feedback", "jobs", "meta", "pref", "knn")
+    assert {k: got[k] for k in same} == {k: want[k] for k in same}
+    assert got["reply_moods"][1][2] == ("tag0", "piano")
 
 
 def test_a_target_with_other_tracks_is_refused_and_extra_rows_are_reported(
