@@ -6,6 +6,7 @@ be upgraded in place; each file runs in its own transaction so a failed upgrade 
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -13,6 +14,8 @@ from importlib import resources
 import aiosqlite
 
 __all__ = ["Migration", "apply", "available"]
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -52,6 +55,9 @@ async def apply(conn: aiosqlite.Connection) -> list[str]:
             f"database schema version {current} is newer than this Moodtape ({len(migrations)}); upgrade Moodtape"
         )
     applied = []
+    if 0 < current < len(migrations):  # an existing file: say why this open takes longer (once)
+        log.warning("upgrading the database schema from version %d to %d (once; about a minute for a million "
+                    "tracks)", current, len(migrations))
     for migration in migrations[current:]:
         # executescript() commits any open transaction first; wrap the script so it is atomic.
         try:

@@ -69,8 +69,10 @@ async def test_a_tag_holding_the_separator_reads_back_as_one_tag(tmp_path: Path)
         assert top_tags_of(moods[1]) == ("odd tag", "pop")
 
 
-async def test_an_older_database_gets_its_cards_from_vec_mood_on_upgrade(tmp_path: Path) -> None:
-    """Migration 0004 fills the cards of rows written before it, exactly as the writes would have."""
+async def test_an_older_database_gets_its_cards_from_vec_mood_on_upgrade(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
+    """Migration 0004 fills the cards of rows written before it, exactly as the writes would have; the log
+    says why that first open takes longer."""
     path = tmp_path / "old.db"
     conn = connector(path, pick_driver(), isolation_level=None)()
     try:
@@ -90,7 +92,10 @@ async def test_an_older_database_gets_its_cards_from_vec_mood_on_upgrade(tmp_pat
                          (tid, np.asarray(point, dtype=np.float32).tobytes(), details))
     finally:
         conn.close()
-    async with await Store.open(path) as store:
+    with caplog.at_level("WARNING", logger="moodtape.db.migrate"):
+        store = await Store.open(path)
+    assert "upgrading the database schema from version 3" in caplog.text
+    async with store:
         assert await store.schema_version() >= 4
         tracks, moods, table = await _both_reads(store, [1, 2, 3, 4, 5])
         assert sorted(tracks) == [1, 2, 3, 4, 5] and sorted(moods) == [1, 2, 3, 4]
