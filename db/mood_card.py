@@ -20,7 +20,7 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from moodtape.db.models import StoredVector
+from moodtape.db.models import TRACK_COLUMNS, StoredVector
 from moodtape.db.sql import marks
 
 __all__ = ["CARD_COLUMNS", "TAG_SEPARATOR", "card_values", "clear_cards", "mood_of", "set_cards",
@@ -33,6 +33,9 @@ CARD_COLUMNS = "mood_valence, mood_arousal, mood_version, mood_tags"
 TAG_SEPARATOR = "\x1f"
 
 Card = tuple[float, float, str, str | None]
+
+#: Where the card starts in a row of `tracks_with_cards` (after `TRACK_COLUMNS`).
+_CARD_AT = len(TRACK_COLUMNS.split(","))
 
 
 def card_values(point: np.ndarray, version: str, details: Mapping[str, Any] | None) -> Card:
@@ -61,16 +64,16 @@ async def clear_cards(conn: aiosqlite.Connection, track_ids: Iterable[int]) -> N
 
 
 @functools.lru_cache(maxsize=64)
-def tracks_with_cards(columns: str, count: int) -> str:
-    """The statement reading `count` tracks by id (`columns`, then `CARD_COLUMNS`), built once per size."""
-    return f"SELECT {columns}, {CARD_COLUMNS} FROM tracks WHERE id IN ({marks(count)})"
+def tracks_with_cards(count: int) -> str:
+    """The statement reading `count` tracks by id (`TRACK_COLUMNS`, then `CARD_COLUMNS`), made once a size."""
+    return f"SELECT {TRACK_COLUMNS}, {CARD_COLUMNS} FROM tracks WHERE id IN ({marks(count)})"
 
 
-def mood_of(track_id: int, card: Sequence[Any]) -> StoredVector | None:
-    """The mood row a card stands for (`card`: the four card columns), with `top_tags` as its only detail;
+def mood_of(row: Sequence[Any]) -> StoredVector | None:
+    """The mood row the card of a `tracks_with_cards` row stands for, with `top_tags` as its only detail;
     None when the track has no mood row."""
-    valence, arousal, version, tags = card
+    valence, arousal, version, tags = row[_CARD_AT:]
     if version is None:
         return None
     details = {"top_tags": tags.split(TAG_SEPARATOR)} if tags else {}
-    return StoredVector(track_id, [valence, arousal], version, details)
+    return StoredVector(row[0], [valence, arousal], version, details)

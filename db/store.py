@@ -19,17 +19,13 @@ from moodtape.db.models import VECTOR_DIMS, StoredVector, Track
 from moodtape.db.mood_card import mood_of, tracks_with_cards
 from moodtape.db.playlists import Playlists
 from moodtape.db.sql import chunks
-from moodtape.db.tracks import TRACK_COLUMNS, Tracks
+from moodtape.db.tracks import Tracks
 from moodtape.db.vec0_details import tracks_with_details
 from moodtape.db.vectors import Vectors, moods_from
 
 __all__ = ["Store", "StoreError"]
 
 _TRACK_STATUSES = ("ready", "pending", "failed", "metadata_only")
-#: TRACK_COLUMNS of `tracks t`, for statements that join it.
-_T_COLUMNS = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
-#: Where the mood card's columns start in a row of `tracks_with_cards`.
-_CARD_AT = len(TRACK_COLUMNS.split(","))
 
 
 class Store(Tracks, Vectors, Playlists, Jobs, Meta):
@@ -67,7 +63,7 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
         shadow = await self.details_in_shadow()
         rows: list[Any] = []
         for chunk in chunks(wanted):
-            rows += await self._fetch_keyed(tracks_with_details(_T_COLUMNS, len(chunk), shadow=shadow), chunk)
+            rows += await self._fetch_keyed(tracks_with_details(len(chunk), shadow=shadow), chunk)
         tracks = {int(row[0]): Track.from_columns(row) for row in rows}
         # Which tracks have a mood is the index's answer: a mood row may have no details.
         points = await self.ann.vectors("mood", list(tracks))
@@ -79,12 +75,11 @@ class Store(Tracks, Vectors, Playlists, Jobs, Meta):
         tracks: dict[int, Track] = {}
         moods: dict[int, StoredVector] = {}
         for chunk in chunks(ids):
-            for row in await self._fetch_keyed(tracks_with_cards(TRACK_COLUMNS, len(chunk)), chunk):
-                track_id = row[0]
-                tracks[track_id] = Track.from_columns(row)
-                mood = mood_of(track_id, row[_CARD_AT:])
+            for row in await self._fetch_keyed(tracks_with_cards(len(chunk)), chunk):
+                tracks[row[0]] = Track.from_columns(row)
+                mood = mood_of(row)
                 if mood is not None:
-                    moods[track_id] = mood
+                    moods[row[0]] = mood
         return tracks, moods
 
     async def stats(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from moodtape.db.models import TRACK_COLUMNS
 from moodtape.db.sql import marks
 
 __all__ = ["DETAILS_BY_ID", "SHADOW", "shadow_layout_ok", "tracks_with_details"]
@@ -31,13 +32,15 @@ _TRACKS_WITH_DETAILS = {
            "FROM tracks t WHERE t.id IN ({marks})",
 }
 _DETAILS_COLUMN = {True: "a.value00", False: "m.details"}
+#: TRACK_COLUMNS of `tracks t` (the statements join it).
+_T_COLUMNS = ", ".join(f"t.{c.strip()}" for c in TRACK_COLUMNS.split(","))
 
 
 @functools.lru_cache(maxsize=128)
-def tracks_with_details(columns: str, count: int, *, shadow: bool) -> str:
-    """The statement reading `count` tracks (`columns` of `tracks t`) with their mood details as its last
-    column, from the shadow table or (not `shadow`) through vec0; built once per form and size."""
-    return _TRACKS_WITH_DETAILS[shadow].format(columns=columns, details=_DETAILS_COLUMN[shadow],
+def tracks_with_details(count: int, *, shadow: bool) -> str:
+    """The statement reading `count` tracks (`TRACK_COLUMNS`) with their mood details as its last column,
+    from the shadow table or (not `shadow`) through vec0; built once per form and size."""
+    return _TRACKS_WITH_DETAILS[shadow].format(columns=_T_COLUMNS, details=_DETAILS_COLUMN[shadow],
                                                marks=marks(count))
 
 

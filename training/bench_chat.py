@@ -229,8 +229,8 @@ async def bench_chat_engine(engine: Any, texts: list[str], track_ids: list[int],
         for i, tid in enumerate(tqdm(track_ids, desc="similar", unit="query", leave=False)):
             query = None
             if library is not None:  # untimed: the library gets the vector handed
-                stored = await engine.store.get_vector("audio", library_ids[i])
-                query = None if stored is None else np.asarray(stored.vector, dtype=np.float32)
+                found_vector = await engine.store.vector_array("audio", library_ids[i])
+                query = None if found_vector is None else found_vector[0]
             if query is not None and i % 2 == 0:
                 alone.append(_library_ms(library, query, k + 1, library_breadth))
             if cold_file is not None:
